@@ -1,0 +1,39 @@
+# Two commands do all the set-up on a fresh machine:
+#   make lab    create .venv, install the pinned requirements, open JupyterLab on the course
+#   make test   the same set-up, then the whole test suite (what CI runs)
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+INSTALLED := $(VENV)/.installed-requirements
+PORT ?= 8888
+# nbgrader runs `alembic` when it creates a gradebook: the venv's bin/ must be on PATH.
+export PATH := $(BIN):$(PATH)
+
+.PHONY: lab test notebooks outputs check-notebooks clean
+
+$(INSTALLED): requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is needed (found %d.%d); run: make PYTHON=/path/to/python3.11 ..." % sys.version_info[:2])'
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --disable-pip-version-check -q -r requirements.txt
+	@touch $@
+
+lab: $(INSTALLED)
+	$(VENV)/bin/jupyter lab --port=$(PORT) --ServerApp.root_dir=$(CURDIR) \
+		--LabApp.default_url=/lab/tree/notebooks/01_data/01_data.ipynb
+
+test: $(INSTALLED)
+	$(VENV)/bin/python -m pytest
+
+# Instructor: rebuild notebooks/ from solutions/ (after editing a solution notebook or a figure).
+notebooks: $(INSTALLED)
+	$(VENV)/bin/python -m autograder release
+
+# Instructor: re-run the solutions, store their outputs (what nbval compares), then rebuild notebooks/.
+outputs: $(INSTALLED)
+	$(VENV)/bin/python -m autograder release --execute
+
+check-notebooks: $(INSTALLED)
+	$(VENV)/bin/python -m autograder release --check
+
+clean:
+	rm -rf $(VENV) .pytest_cache

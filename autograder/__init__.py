@@ -1,0 +1,1 @@
+"""Instructor tooling for the QKV self-attention course: building the student notebooks and grading."""

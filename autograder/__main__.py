@@ -1,0 +1,50 @@
+"""Command line of the instructor tooling: `python -m autograder COMMAND`."""
+import argparse
+import sys
+
+from autograder.course import ROOT
+from autograder.nbgrader_cli import NbgraderError
+from autograder.course import STAGES, solution_notebook
+from autograder.execute import refresh_outputs
+from autograder.release import CourseSourceError, drift, release
+
+
+def command_release(args) -> int:
+    if args.check:
+        problems = drift()
+        for problem in problems:
+            print(f"drift: {problem}", file=sys.stderr)
+        if problems:
+            print("Run `make notebooks` to rebuild notebooks/ from solutions/.", file=sys.stderr)
+            return 1
+        print("notebooks/ is exactly what nbgrader generates from solutions/.")
+        return 0
+    if args.execute:
+        for stage in STAGES:
+            print(f"executing solutions/{stage} ...", flush=True)
+            refresh_outputs(solution_notebook(stage))
+    changed = release()
+    for path in changed:
+        print(f"synced {path.relative_to(ROOT)}")
+    print("notebooks/ regenerated from solutions/.")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    release_parser = commands.add_parser("release", help="rebuild notebooks/ from solutions/ with nbgrader")
+    release_parser.add_argument("--check", action="store_true", help="only report drift; change nothing")
+    release_parser.add_argument("--execute", action="store_true",
+                                help="first re-run the solution notebooks and store their outputs (what nbval checks)")
+    release_parser.set_defaults(run=command_release)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (CourseSourceError, NbgraderError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

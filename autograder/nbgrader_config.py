@@ -1,0 +1,29 @@
+"""nbgrader configuration of the course.
+
+nbgrader reads this file when it runs in the repository root (through ../nbgrader_config.py) or in this
+folder. Paths are absolute, computed from this file, so every plain `nbgrader` command works from either place.
+"""
+import os
+
+c = get_config()  # noqa: F821  (provided by nbgrader's config loader)
+
+COURSE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+c.CourseDirectory.root = COURSE_ROOT
+c.CourseDirectory.course_id = "qkv-attention"
+# One assignment per stage; solutions/ is nbgrader's source folder, notebooks/ its release folder.
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "notebooks"
+# The training stage trains for about ten seconds; leave room for slower laptops.
+c.ExecutePreprocessor.timeout = 180
+c.Execute.timeout = 180
+
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Feedback must not show the hidden tests.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]

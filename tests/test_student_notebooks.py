@@ -1,0 +1,95 @@
+"""The student notebooks: generated from solutions/, free of answers and hidden tests, runnable."""
+import ast
+import re
+
+import pytest
+
+from autograder.course import STAGES, solution_notebook, student_notebook
+from autograder.execute import execute_notebook
+from autograder.release import drift
+from conftest import nbgrader_meta, read
+
+SOLUTION_REGION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
+HIDDEN_REGION = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
+
+
+def meaningful_lines(text):
+    """Lines that give an answer away: not blank, not a bare comment, not just punctuation."""
+    return {line.strip() for line in text.splitlines()
+            if line.strip() and not line.strip().startswith("#") and len(line.strip()) > 3}
+
+
+def test_notebooks_are_exactly_what_nbgrader_generates_from_solutions():
+    assert drift() == []
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_student_notebook_holds_no_solution_and_no_hidden_test(stage):
+    secret, public = set(), set()
+    for cell in read(solution_notebook(stage)).cells:
+        regions = SOLUTION_REGION.findall(cell.source) + HIDDEN_REGION.findall(cell.source)
+        for region in regions:
+            secret |= meaningful_lines(region)
+        public |= meaningful_lines(HIDDEN_REGION.sub("", SOLUTION_REGION.sub("", cell.source)))
+    secret -= public  # a line also shown outside the answers (a hint, a demo) gives nothing away
+    assert secret, "the solution notebook has no solution regions"
+    for cell in read(student_notebook(stage)).cells:
+        gid = nbgrader_meta(cell).get("grade_id", "")
+        assert "BEGIN SOLUTION" not in cell.source and "BEGIN HIDDEN TESTS" not in cell.source
+        if gid.startswith("provided_"):
+            continue  # earlier stages' reference code, given on purpose
+        leaked = meaningful_lines(cell.source) & secret
+        assert not leaked, f"{stage}: cell {gid} shows answer lines {sorted(leaked)}"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_every_exercise_is_a_stub_or_blank_answer(stage):
+    for cell in read(student_notebook(stage)).cells:
+        meta = nbgrader_meta(cell)
+        if not meta.get("solution"):
+            continue
+        if cell.cell_type == "code":
+            assert "raise NotImplementedError()" in cell.source, f"{stage}: {meta['grade_id']} has no stub"
+        else:
+            assert cell.source.strip() == "YOUR ANSWER HERE", f"{stage}: {meta['grade_id']} is not blank"
+
+
+def names_assigned_at_top_level(source):
+    names = set()
+    for node in ast.parse(source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        for target in targets:
+            for element in ast.walk(target):
+                if isinstance(element, ast.Name):
+                    names.add(element.id)
+    return names
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_blank_notebook_runs_and_stubs_raise_not_implemented(stage):
+    """Executed as handed out: provided cells run; every failure is a stub's NotImplementedError, or a
+    NameError for a variable that a cell stopped by a stub would have set."""
+    path = student_notebook(stage)
+    notebook = execute_notebook(read(path), path.parent, allow_errors=True)
+    solution_sources = {nbgrader_meta(c).get("grade_id"): c.source for c in read(solution_notebook(stage)).cells}
+    unset = set()
+    stub_errors = 0
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        meta = nbgrader_meta(cell)
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        gid = meta.get("grade_id") or ""
+        if gid == "setup" or gid.startswith("provided_") or (meta.get("locked") and not meta.get("grade") and cell.source.lstrip().startswith(("def ", "class "))):
+            assert not errors, f"{stage}: provided cell {gid} fails: {errors[0].ename if errors else ''}"
+        if not errors:
+            continue
+        error = errors[0]
+        if error.ename == "NotImplementedError":
+            stub_errors += 1
+            unset |= names_assigned_at_top_level(solution_sources.get(gid) or cell.source)
+        else:
+            missing = re.search(r"name '(\w+)' is not defined", error.evalue)
+            assert error.ename == "NameError" and missing and missing.group(1) in unset, (
+                f"{stage}: cell {gid or cell.source[:40]!r} fails with {error.ename}: {error.evalue}")
+    assert stub_errors > 0
