@@ -6,7 +6,7 @@ from autograder.course import ROOT
 from autograder.nbgrader_cli import NbgraderError
 from autograder.course import STAGES, solution_notebook
 from autograder.execute import refresh_outputs
-from autograder.release import CourseSourceError, drift, release
+from autograder.release import CourseSourceError, drift, release, sync_sources
 
 
 def command_release(args) -> int:
@@ -20,6 +20,7 @@ def command_release(args) -> int:
         print("notebooks/ is exactly what nbgrader generates from solutions/.")
         return 0
     if args.execute:
+        sync_sources()  # the provided cells must be filled before the notebooks run
         for stage in STAGES:
             print(f"executing solutions/{stage} ...", flush=True)
             refresh_outputs(solution_notebook(stage))
