@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 INSTALLED := $(VENV)/.installed-requirements
 PORT ?= 8888
+# JupyterLab refuses to run as root unless told to (containers, CI machines).
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 # nbgrader runs `alembic` when it creates a gradebook: the venv's bin/ must be on PATH.
 export PATH := $(BIN):$(PATH)
 
@@ -18,7 +20,7 @@ $(INSTALLED): requirements.txt
 	@touch $@
 
 lab: $(INSTALLED)
-	$(VENV)/bin/jupyter lab --port=$(PORT) --ServerApp.root_dir=$(CURDIR) \
+	$(VENV)/bin/jupyter lab --port=$(PORT) --ServerApp.root_dir=$(CURDIR) $(ALLOW_ROOT) \
 		--LabApp.default_url=/lab/tree/notebooks/01_data/01_data.ipynb
 
 test: $(INSTALLED)
