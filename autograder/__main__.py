@@ -3,6 +3,7 @@ import argparse
 import sys
 
 from autograder.course import ROOT
+from autograder.batch import add_grade_parser
 from autograder.nbgrader_cli import NbgraderError
 from autograder.course import STAGES, solution_notebook
 from autograder.execute import refresh_outputs
@@ -39,6 +40,7 @@ def main(argv=None) -> int:
     release_parser.add_argument("--execute", action="store_true",
                                 help="first re-run the solution notebooks and store their outputs (what nbval checks)")
     release_parser.set_defaults(run=command_release)
+    add_grade_parser(commands)
     args = parser.parse_args(argv)
     try:
         return args.run(args)

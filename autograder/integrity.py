@@ -1,0 +1,321 @@
+"""Tamper detection: a submission must not make tests pass without being right.
+
+Two complementary layers; each finding names the reason, marks the notebook `flagged` for review, and takes
+away the credit of every graded test that ran after the tampering could have taken effect.
+
+1. A static scan of the student's own cells (every code cell that nbgrader does not restore from the
+   gradebook), after IPython's own syntax translation (`!cmd`, `%magic`). It reports code that changes a
+   library or builtin (`torch.allclose = ...`, `setattr(np, ...)`), defines comparison or truth dunders
+   (`__eq__` ...) or subclasses torch.Tensor / numpy.ndarray, touches IPython's machinery (`get_ipython`,
+   transformers, `run_cell`, `In`/`_ih` history), reads files or runs programs (`open` for reading, `os`,
+   `subprocess`, `pathlib` reads, `glob`, `sqlite3`), inspects the interpreter (`ctypes`, `gc`, `inspect`,
+   `sys._getframe`, `__code__`, `__globals__`...) or hides code (`exec`, `eval`, `__import__`). Harmless
+   magics (`%matplotlib`, `%time`, `%timeit`, `?`) are allowed. Tests after the first such cell lose credit.
+
+2. Checks that run in the kernel (autograder/integrity_kernel.py): a baseline cell before all student code,
+   and a check cell before and after every graded test cell. Each check always raises AutograderVerdict
+   with its own random nonce, saying "ok" or "tampered: reasons"; GuardedExecute records the kernel's
+   execute reply of these cells in the notebook's metadata (outside the kernel's reach). A check that
+   reports tampering, or whose verdict is missing or wrong (errors swallowed, asserts stripped, cells
+   skipped or rewritten), takes the credit of the test just before it and of every later test.
+
+What this does not stop: code that knows this design and forges verdicts from inside the kernel (it must
+first get past the static scan, which reports every tool needed for that), and reading files when the
+sandbox is off (the kernel's audit hook reports reads of the grading folders, the scan reports `open`).
+The sandbox (autograder/sandbox.py) removes the hidden tests and the gradebook from the kernel's view.
+"""
+import ast
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+KERNEL_CODE = Path(__file__).with_name("integrity_kernel.py")
+META = "autograder"          # cell metadata key of everything the grader adds or records
+VERDICT = "AutograderVerdict"
+
+ALLOWED_MAGICS = {"matplotlib", "time", "timeit", "pinfo", "pinfo2", "psearch", "precision", "pprint"}
+SUSPICIOUS_MODULES = {"ctypes", "gc", "inspect", "subprocess", "sqlite3", "socket", "importlib", "pty", "shutil",
+                      "glob", "pathlib", "builtins", "IPython", "ipykernel", "nbformat", "nbgrader", "nbclient",
+                      "jupyter_client", "unittest", "dis", "code", "codeop", "traceback", "marshal", "pickle",
+                      "io", "zmq", "threading", "_thread", "signal", "resource", "mmap", "fcntl", "tempfile",
+                      "autograder", "sys"}
+OS_CALLS = {"system", "popen", "listdir", "scandir", "walk", "fwalk", "chdir", "fchdir", "open", "read", "fork",
+            "forkpty", "execv", "execve", "execl", "execle", "execlp", "execlpe", "execvp", "execvpe", "spawnv",
+            "spawnve", "spawnl", "spawnle", "posix_spawn", "posix_spawnp", "remove", "unlink", "rmdir",
+            "removedirs", "rename", "replace", "symlink", "link", "kill", "killpg", "getcwd", "environ",
+            "putenv", "setsid", "dup2"}
+SYS_ATTRIBUTES = {"_getframe", "settrace", "setprofile", "addaudithook", "modules", "meta_path", "path_hooks",
+                  "displayhook", "excepthook", "stdout", "stderr", "stdin", "__stdout__", "__stderr__",
+                  "exc_info", "last_value", "last_traceback", "_current_frames", "setrecursionlimit", "argv"}
+DANGEROUS_NAMES = {"exec", "eval", "compile", "__import__", "globals", "locals", "vars", "setattr", "delattr",
+                   "get_ipython", "In", "Out", "_ih", "_oh", "_dh", "__builtins__"}
+LIBRARY_SETTINGS = ("plt.rcParams", "matplotlib.rcParams", "mpl.rcParams")  # styling, allowed
+DANGEROUS_ATTRIBUTES = {"__dict__", "__code__", "__globals__", "__closure__", "__builtins__", "__class__",
+                        "__subclasses__", "__bases__", "__mro__", "__func__", "__self__", "__wrapped__",
+                        "__defaults__", "__kwdefaults__", "f_back", "f_locals", "f_globals", "f_code", "tb_frame",
+                        "gi_frame", "cr_frame", "ast_transformers", "input_transformers_cleanup",
+                        "input_transformers_post", "input_transformer_manager", "run_cell", "run_cell_async",
+                        "run_ast_nodes", "run_code", "transform_cell", "events", "prefilter_manager",
+                        "custom_exceptions", "set_custom_exc", "showtraceback", "user_ns", "kernel",
+                        "register_magic_function", "read_text", "read_bytes", "iterdir", "rglob",
+                        "_implementation", "__torch_function__", "__torch_dispatch__",
+                        "__array_function__", "__array_ufunc__"}
+COMPARISON_DUNDERS = {"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__bool__", "__len__",
+                      "__float__", "__int__", "__index__", "__abs__", "__round__", "__instancecheck__",
+                      "__subclasscheck__", "__torch_function__", "__torch_dispatch__", "__array_function__",
+                      "__array_ufunc__", "__array__", "__getattribute__"}
+FILE_READERS = {("np", "load"), ("np", "loadtxt"), ("np", "fromfile"), ("np", "genfromtxt"),
+                ("numpy", "load"), ("numpy", "loadtxt"), ("numpy", "fromfile"), ("torch", "load")}
+HISTORY_NAME = re.compile(r"^_i+\d*$|^_\d+$")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One reason to flag a notebook. cell: index in the notebook that was graded (None: the whole run)."""
+    reason: str
+    cell: int | None = None
+
+
+def ipython_to_python(source: str) -> str:
+    """The Python that IPython runs for a cell: `!ls` -> get_ipython().system('ls'), `%time x` -> ..."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager().transform_cell(source)
+
+
+class _Scanner(ast.NodeVisitor):
+    """Collects reasons (short phrases) found in one cell's syntax tree."""
+
+    def __init__(self, import_names: set[str]):
+        self.import_names = import_names  # names bound by `import` anywhere in the notebook
+        self.reasons: list[str] = []
+
+    def add(self, reason: str) -> None:
+        if reason not in self.reasons:
+            self.reasons.append(reason)
+
+    # -- imports -----------------------------------------------------------------------------------
+    def visit_Import(self, node):
+        for alias in node.names:
+            self._module(alias.name)
+        self.generic_visit(node)
+
+    def visit_ImportFrom(self, node):
+        self._module(node.module or "")
+        if node.module in ("os", "sys"):
+            for alias in node.names:
+                if alias.name in OS_CALLS | SYS_ATTRIBUTES:
+                    self.add(f"imports {node.module}.{alias.name}")
+        self.generic_visit(node)
+
+    def _module(self, name: str) -> None:
+        top = name.split(".")[0]
+        if top in SUSPICIOUS_MODULES - {"sys"}:
+            self.add(f"imports {name}")
+
+    # -- changing libraries and builtins ------------------------------------------------------------
+    def _root(self, node) -> str | None:
+        while isinstance(node, (ast.Attribute, ast.Subscript)):
+            node = node.value
+        return node.id if isinstance(node, ast.Name) else None
+
+    def _target(self, target) -> None:
+        if isinstance(target, (ast.Tuple, ast.List)):
+            for element in target.elts:
+                self._target(element)
+        elif isinstance(target, ast.Starred):
+            self._target(target.value)
+        elif isinstance(target, (ast.Attribute, ast.Subscript)):
+            root = self._root(target)
+            if ast.unparse(target).startswith(LIBRARY_SETTINGS):
+                return
+            if root in self.import_names or root in ("builtins", "__builtins__"):
+                self.add(f"changes the library object `{ast.unparse(target)}`")
+            elif isinstance(target, ast.Attribute) and target.attr in COMPARISON_DUNDERS:
+                self.add(f"sets `{ast.unparse(target)}`")
+
+    def visit_Assign(self, node):
+        for target in node.targets:
+            self._target(target)
+        self.generic_visit(node)
+
+    def visit_AugAssign(self, node):
+        self._target(node.target)
+        self.generic_visit(node)
+
+    def visit_AnnAssign(self, node):
+        self._target(node.target)
+        self.generic_visit(node)
+
+    def visit_Delete(self, node):
+        for target in node.targets:
+            self._target(target)
+        self.generic_visit(node)
+
+    # -- classes --------------------------------------------------------------------------------------
+    def visit_ClassDef(self, node):
+        for base in node.bases:
+            text = ast.unparse(base)
+            if text.split(".")[-1] in ("Tensor", "ndarray", "Parameter"):
+                self.add(f"class {node.name} subclasses {text}")
+        for item in node.body:
+            if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name in COMPARISON_DUNDERS:
+                self.add(f"class {node.name} defines {item.name}")
+            if isinstance(item, ast.Assign):
+                for target in item.targets:
+                    if isinstance(target, ast.Name) and target.id in COMPARISON_DUNDERS:
+                        self.add(f"class {node.name} defines {target.id}")
+        self.generic_visit(node)
+
+    def visit_Constant(self, node):
+        if isinstance(node.value, str):
+            if node.value in COMPARISON_DUNDERS:
+                self.add(f"uses the name {node.value!r}")
+            if "autograder" in node.value.lower() or "BEGIN HIDDEN" in node.value or "gradebook" in node.value:
+                self.add("refers to the grader, the gradebook or the hidden tests")
+
+    # -- names and attributes -------------------------------------------------------------------------
+    def visit_Name(self, node):
+        if node.id in DANGEROUS_NAMES or HISTORY_NAME.match(node.id):
+            self.add(f"uses `{node.id}`")
+        if "autograder" in node.id.lower():
+            self.add("refers to the grader's own checks")
+        self.generic_visit(node)
+
+    def visit_Attribute(self, node):
+        root = self._root(node)
+        if node.attr in DANGEROUS_ATTRIBUTES:
+            self.add(f"uses `.{node.attr}`")
+        if root == "os" and isinstance(node.value, ast.Name) and node.attr in OS_CALLS:
+            self.add(f"uses os.{node.attr}")
+        if root == "sys" and isinstance(node.value, ast.Name) and node.attr in SYS_ATTRIBUTES:
+            self.add(f"uses sys.{node.attr}")
+        if isinstance(node.value, ast.Name) and (node.value.id, node.attr) in FILE_READERS:
+            self.add(f"reads files with {node.value.id}.{node.attr}")
+        if "autograder" in node.attr.lower():
+            self.add("refers to the grader's own checks")
+        self.generic_visit(node)
+
+    def visit_Call(self, node):
+        func = node.func
+        if isinstance(func, ast.Name) and func.id == "open" or ast.unparse(func) == "io.open":
+            if not _writes_only(node):
+                self.add("opens files for reading")
+        if _is_get_ipython_call(func):
+            magic = _magic_name(node)
+            if magic in ALLOWED_MAGICS:
+                if magic in ("time", "timeit") and node.args and isinstance(node.args[-1], ast.Constant):
+                    self._timed_code(str(node.args[-1].value))
+                return
+            self.add(f"runs the IPython command `{magic}`" if magic else "uses get_ipython()")
+            for argument in node.args:
+                self.visit(argument)
+            return
+        self.generic_visit(node)
+
+
+    def _timed_code(self, code: str) -> None:
+        """The statement of `%time` / `%timeit` (after its options) or the body of `%%time`."""
+        words = code.strip().split(" ")
+        while words and words[0].startswith("-"):
+            option = words.pop(0)
+            if option in ("-n", "-r", "-p") and words and words[0].isdigit():
+                words.pop(0)
+        try:
+            self.visit(ast.parse(ipython_to_python(" ".join(words) if "\n" not in code else code)))
+        except (SyntaxError, ValueError):
+            self.add("times code the grader cannot read")
+
+
+def _writes_only(call: ast.Call) -> bool:
+    """open(..., "w") and the like: the mode is a literal without reading."""
+    mode = call.args[1] if len(call.args) > 1 else next((k.value for k in call.keywords if k.arg == "mode"), None)
+    return (isinstance(mode, ast.Constant) and isinstance(mode.value, str)
+            and "r" not in mode.value and "+" not in mode.value and any(c in mode.value for c in "wax"))
+
+
+def _is_get_ipython_call(func) -> bool:
+    """get_ipython().run_line_magic / run_cell_magic / system / getoutput(...)."""
+    return (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call)
+            and isinstance(func.value.func, ast.Name) and func.value.func.id == "get_ipython")
+
+
+def _magic_name(call: ast.Call) -> str | None:
+    method = call.func.attr
+    if method in ("system", "getoutput"):
+        return "!" + (call.args[0].value if call.args and isinstance(call.args[0], ast.Constant) else "")
+    if method in ("run_line_magic", "run_cell_magic") and call.args and isinstance(call.args[0], ast.Constant):
+        return str(call.args[0].value)
+    return None
+
+
+def import_names(sources: list[str]) -> set[str]:
+    """Names bound by `import` statements in any of the cells (modules and things imported from them)."""
+    names = set()
+    for source in sources:
+        try:
+            tree = ast.parse(ipython_to_python(source))
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                for alias in node.names:
+                    names.add((alias.asname or alias.name).split(".")[0])
+    return names
+
+
+def scan_cell(source: str, imported: set[str]) -> list[str]:
+    """Reasons to flag one student cell; [] when it is clean or is not valid Python (it then fails to run)."""
+    try:
+        tree = ast.parse(ipython_to_python(source))
+    except (SyntaxError, ValueError):
+        return []
+    scanner = _Scanner(imported)
+    scanner.visit(tree)
+    return scanner.reasons
+
+
+def scan_notebook(cells: list, student_cell: list[bool]) -> list[Finding]:
+    """Static findings for the code cells marked True in student_cell (a list parallel to cells)."""
+    imported = import_names([c.source for c in cells if c.cell_type == "code"])
+    findings = []
+    for index, (cell, mine) in enumerate(zip(cells, student_cell)):
+        if mine and cell.cell_type == "code":
+            findings += [Finding(f"cell {index + 1} {reason}", index) for reason in scan_cell(cell.source, imported)]
+    return findings
+
+
+# -- cells the grader injects --------------------------------------------------------------------------
+
+def new_nonce() -> str:
+    return "ag" + secrets.token_hex(8)
+
+
+def baseline_source(protected: list[str], nonce: str) -> str:
+    """The first cell: record the baseline, install the audit hook, then raise the first verdict."""
+    settings = {"protected": [str(p) for p in protected]}
+    return (KERNEL_CODE.read_text(encoding="utf-8")
+            + f"\n__autograder_check__ = install({settings!r})\ndel install\n__autograder_check__({nonce!r})\n")
+
+
+def check_source(nonce: str) -> str:
+    return f"__autograder_check__({nonce!r})\n"
+
+
+def read_verdict(cell, nonce: str) -> tuple[str, str]:
+    """('ok' | 'tampered' | 'missing' | 'not_run', detail) from a check cell executed by GuardedExecute."""
+    record = cell.get("metadata", {}).get(META, {})
+    if record.get("event") in ("not_run", "timeout", "kernel_died"):
+        return "not_run", ""
+    reply = record.get("reply")
+    if not reply:
+        return "missing", "the grader's check cell was not executed normally"
+    if reply.get("status") != "error" or reply.get("ename") != VERDICT:
+        return "missing", "the grader's check cell did not report (its errors were hidden or its code was changed)"
+    value = reply.get("evalue", "")
+    if value == f"{nonce} ok":
+        return "ok", ""
+    if value.startswith(f"{nonce} tampered: "):
+        return "tampered", value[len(nonce) + len(" tampered: "):]
+    return "missing", "the grader's check cell reported a forged verdict"

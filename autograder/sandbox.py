@@ -1,0 +1,127 @@
+"""Grading sandbox: a student's kernel reaches nothing but its own copy of its notebook folder.
+
+The grader asks `probe()` whether this machine can sandbox, then `kernel_setup(scratch_dir, limits)` for the
+extra `nbgrader autograde` arguments and environment variables. They make nbgrader's Execute preprocessor
+start every kernel through the kernelspec `qkv-sandbox`, written under scratch_dir and found through
+JUPYTER_PATH, whose argv is autograder/sandbox_kernel.py: it wraps ipykernel in bubblewrap (`bwrap`, Debian
+package `bubblewrap`) and util-linux `prlimit` (and `setpriv` when grading as root). nbgrader talks to the
+kernel over unix sockets (jupyter_client's `ipc` transport) in scratch_dir/ipc, the only host folder the
+kernel can write to: it has no network at all, not even the host's loopback.
+
+Use one scratch_dir per nbgrader process; delete it after grading.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from autograder import sandbox_kernel
+
+KERNEL_NAME = "qkv-sandbox"
+LAUNCHER = Path(sandbox_kernel.__file__).resolve()
+INSTALL_HINT = "sudo apt-get install -y bubblewrap"
+MAX_SOCKET_PATH = 100  # unix socket paths are limited to 107 bytes; the kernel adds "-<port>" to the prefix
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one student kernel. Each process in the sandbox gets memory and cpu_seconds."""
+    memory: int = 4096        # MB of address space (virtual memory) per process; torch needs about 1 GB
+    cpu_seconds: int = 600    # CPU time per process, all its threads together; then the kernel is killed
+    file_size: int = 100      # MB, the largest file it may write (a larger write fails: "File too large")
+    processes: int = 256      # processes and threads at the same time (torch starts one thread per core)
+    tmp_space: int = 512      # MB of memory for each private folder: HOME (with the notebook copy), /tmp, /dev/shm
+
+    def __post_init__(self):
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"sandbox limit {field.name} must be a positive whole number, not {value!r}")
+
+
+def _tools() -> dict[str, str | None]:
+    names = ["bwrap", "prlimit"] + (["setpriv"] if os.geteuid() == 0 else [])
+    return {name: shutil.which(name) for name in names}
+
+
+def _python_paths() -> list[str]:
+    """Host folders the kernel's Python needs, read-only: the installation it comes from and the venv."""
+    paths = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix,
+             os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))}
+    return sorted(os.path.realpath(p) for p in paths)
+
+
+def _settings(ipc_dir: Path, limits: Limits) -> dict:
+    """What the launcher needs; the paths are absolute so it works from any working directory."""
+    tools = _tools()
+    return {"bwrap": tools["bwrap"], "prlimit": tools["prlimit"], "setpriv": tools.get("setpriv"),
+            "python": sys.executable, "read_only": _python_paths(), "ipc_dir": str(ipc_dir),
+            "limits": asdict(limits)}
+
+
+def probe() -> tuple[bool, str]:
+    """Can this machine sandbox student kernels? (True, what is used) or (False, why not and what to do)."""
+    if not sys.platform.startswith("linux"):
+        return False, f"the grading sandbox needs Linux namespaces; this is {sys.platform}"
+    missing = [name for name, path in _tools().items() if path is None]
+    if missing:
+        return False, (f"{' and '.join(missing)} not found on PATH; install it with `{INSTALL_HINT}` "
+                       "(prlimit and setpriv are in util-linux)")
+    with tempfile.TemporaryDirectory(prefix="sandbox-probe-") as scratch:
+        ipc_dir = Path(scratch)
+        settings = _settings(ipc_dir, Limits())
+        uid = sandbox_kernel.sandbox_uid()
+        inner = [sys.executable, "-c", "import ipykernel"]
+        command, fds = sandbox_kernel.build_command(settings, None, None, inner, uid)
+        try:
+            result = subprocess.run(command, pass_fds=fds, capture_output=True, text=True, timeout=60)
+        except (OSError, subprocess.TimeoutExpired) as error:
+            return False, f"bubblewrap could not run: {error}"
+        finally:
+            for fd in fds:
+                os.close(fd)
+    if result.returncode != 0:
+        detail = (result.stderr.strip() or f"exit code {result.returncode}").splitlines()[-1]
+        return False, (f"bubblewrap cannot create the sandbox here ({detail}); user, mount, PID and network "
+                       "namespaces must be allowed (containers often forbid them; on Ubuntu 24.04 see "
+                       "kernel.apparmor_restrict_unprivileged_userns)")
+    who = "as an unprivileged uid of its own" if uid is not None else "in a user namespace"
+    return True, f"bubblewrap sandbox: no network, private files, {who}, with resource limits"
+
+
+def kernel_setup(scratch_dir: Path, limits: Limits = Limits()) -> tuple[list[str], dict[str, str]]:
+    """Extra `nbgrader autograde` arguments and environment variables that run each kernel in the sandbox.
+
+    Writes scratch_dir/sandbox.json (the launcher's settings), scratch_dir/jupyter/kernels/qkv-sandbox/
+    kernel.json and creates scratch_dir/ipc, the folder of the kernels' sockets.
+    """
+    scratch = Path(scratch_dir).resolve()
+    ipc_dir = scratch / "ipc"
+    socket_prefix = ipc_dir / "kernel"
+    if len(str(socket_prefix)) > MAX_SOCKET_PATH:
+        raise ValueError(f"the scratch folder {scratch} has too long a path for unix sockets; "
+                         "use a shorter one, e.g. from tempfile.mkdtemp()")
+    ipc_dir.mkdir(parents=True, exist_ok=True)
+    ipc_dir.chmod(0o700)
+    settings_file = scratch / "sandbox.json"
+    settings_file.write_text(json.dumps(_settings(ipc_dir, limits), indent=1), encoding="utf-8")
+    spec_dir = scratch / "jupyter" / "kernels" / KERNEL_NAME
+    spec_dir.mkdir(parents=True, exist_ok=True)
+    spec = {
+        # -I: the launcher runs on the host in the student's folder; it must not import anything from there.
+        "argv": [sys.executable, "-I", str(LAUNCHER), str(settings_file), "{connection_file}"],
+        "display_name": "Python 3 (grading sandbox)",
+        "language": "python",
+        "interrupt_mode": "signal",
+        "metadata": {"debugger": False},
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
+    jupyter_path = os.pathsep.join(p for p in [str(scratch / "jupyter"), os.environ.get("JUPYTER_PATH")] if p)
+    args = [f"--ExecutePreprocessor.kernel_name={KERNEL_NAME}",
+            "--KernelManager.transport=ipc",
+            f"--KernelManager.ip={socket_prefix}"]
+    return args, {"JUPYTER_PATH": jupyter_path}

@@ -1,0 +1,245 @@
+"""Start one IPython kernel inside a bubblewrap sandbox: the argv of the sandbox kernelspec.
+
+jupyter_client runs `python -I sandbox_kernel.py SETTINGS.json CONNECTION_FILE` with the notebook's folder
+as working directory (autograder/sandbox.py writes SETTINGS.json and the kernelspec). This launcher reads
+the folder and the connection file, then replaces itself with `bwrap`, so jupyter_client's process *is*
+the sandbox and its signals (interrupt, kill) reach it. Inside, the kernel sees:
+
+- /usr, the Python installation and the venv, read-only; a few files of /etc; new /proc and /dev;
+- HOME=/home/student and /tmp: empty, private, in memory, gone when the kernel ends;
+- its own copy of the notebook folder, /home/student/<folder>, the working directory;
+- the folder of the kernel's IPC sockets (its only way out: there is no network, not even the host's
+  loopback), at the same path as on the host.
+
+Every process lives in a new PID namespace and dies with the kernel; resource limits are set by util-linux
+`prlimit` inside. When run as root, the kernel runs as an unprivileged uid of its own (util-linux `setpriv`),
+since Linux does not count root's processes against a process limit.
+
+Standard library only: this file runs as a script, outside the package, before the sandbox exists.
+"""
+import json
+import os
+import signal
+import stat
+import sys
+
+HOME = "/home/student"
+CONNECTION_FILE = "/run/jupyter/kernel.json"
+MAX_FILES = 200  # files copied from the notebook folder; each one is an open file descriptor here
+# Host files the kernel may read: the dynamic linker's cache, time zone, and symlinks of the alternatives.
+ETC_ALLOWED = ["/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
+               "/etc/alternatives", "/etc/fonts", "/etc/mime.types"]
+TOP_LEVEL_LINKS = ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]
+# Host environment variables the kernel keeps; everything else (tokens, paths of the course) is dropped.
+ENV_PASSED = ["NBGRADER_EXECUTION", "NBGRADER_VALIDATING", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
+              "PYTHONHASHSEED", "TZ", "LANG", "LC_ALL"]
+ROOT_UID_BASE = 2_000_000_000  # root mode: the kernel's uid is this plus the launcher's pid (unique while it runs)
+MB = 1024 * 1024
+
+
+class SandboxSetupError(RuntimeError):
+    """The sandbox cannot be started (bad settings, too many or too large files)."""
+
+
+def sandbox_uid() -> int | None:
+    """The uid the kernel runs as in root mode, or None when the launcher is not root (a user namespace then)."""
+    return ROOT_UID_BASE + os.getpid() if os.geteuid() == 0 else None
+
+
+def _memfd(name: str, data: bytes) -> int:
+    """An inheritable, in-memory file holding `data`, positioned at its start (for bwrap --file)."""
+    fd = os.memfd_create(name, 0)  # no MFD_CLOEXEC: bwrap must inherit it
+    os.write(fd, data)
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _inheritable(fd: int) -> int:
+    os.set_inheritable(fd, True)
+    return fd
+
+
+def _ancestors(path: str) -> list[str]:
+    """'/a/b/c' -> ['/a', '/a/b']."""
+    parts = path.strip("/").split("/")[:-1]
+    return ["/" + "/".join(parts[:i + 1]) for i in range(len(parts))]
+
+
+class Command:
+    """bwrap's argument list, built in order (bwrap applies its mount options one after the other)."""
+
+    def __init__(self):
+        self.args: list[str] = []
+        self.made: set[str] = set()  # folders that exist in the sandbox already
+
+    def add(self, *args) -> None:
+        self.args.extend(str(a) for a in args)
+
+    def parents(self, path: str) -> None:
+        """Create the missing parent folders of `path`, world-readable (bwrap would make them 0700)."""
+        for folder in _ancestors(path):
+            if folder not in self.made:
+                self.add("--perms", "0755", "--dir", folder)
+                self.made.add(folder)
+
+    def mount(self, option: str, source, dest: str) -> None:
+        self.parents(dest)
+        self.add(option, source, dest)
+        self.made.add(dest)
+
+    def tmpfs(self, dest: str, size_mb: int, perms: str) -> None:
+        self.parents(dest)
+        self.add("--perms", perms, "--size", size_mb * MB, "--tmpfs", dest)
+        self.made.add(dest)
+
+
+def _host_system(command: Command, read_only: list[str]) -> None:
+    """/usr, the merged-/usr links, the allowed /etc files and `read_only` folders, all read-only."""
+    command.mount("--ro-bind", "/usr", "/usr")
+    for link in TOP_LEVEL_LINKS:
+        if os.path.islink(link):
+            command.add("--symlink", os.readlink(link), link)
+        elif os.path.isdir(link):
+            command.mount("--ro-bind", link, link)
+    for path in ETC_ALLOWED:
+        if os.path.exists(path):
+            command.mount("--ro-bind", path, path)
+    for path in read_only:
+        real = os.path.realpath(path)
+        if real != "/usr" and not real.startswith("/usr/"):
+            command.mount("--ro-bind", real, real)
+
+
+def _identity(command: Command, uid: int, fds: list[int]) -> None:
+    """Own passwd, group and hosts files that name only the student (the host's would list users and machines)."""
+    files = {
+        "/etc/passwd": f"student:x:{uid}:{uid}:student:{HOME}:/bin/sh\n",
+        "/etc/group": f"student:x:{uid}:\n",
+        "/etc/hosts": "127.0.0.1 localhost\n::1 localhost\n",
+    }
+    for path, text in files.items():
+        fd = _memfd(os.path.basename(path), text.encode())
+        fds.append(fd)
+        command.parents(path)
+        command.add("--perms", "0644", "--file", fd, path)
+
+
+def _copy_folder(command: Command, source: str, dest: str, budget: int, fds: list[int]) -> None:
+    """Copy the regular files and folders under `source` to `dest` in the sandbox (symlinks are skipped).
+
+    Files are opened here, on the host, and bwrap copies them into the sandbox's memory (--file), so the
+    host folder is never visible inside and nothing the kernel writes reaches it.
+    """
+    command.parents(dest)
+    command.add("--perms", "0777", "--dir", dest)
+    command.made.add(dest)
+    count = total = 0
+    for folder, subfolders, files in os.walk(source, followlinks=False):
+        relative = os.path.relpath(folder, source)
+        inside = dest if relative == "." else os.path.join(dest, relative)
+        for name in sorted(subfolders):
+            if not os.path.islink(os.path.join(folder, name)):
+                command.add("--perms", "0777", "--dir", os.path.join(inside, name))
+        for name in sorted(files):
+            try:
+                fd = os.open(os.path.join(folder, name), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            except OSError:
+                continue  # a symlink, a socket or an unreadable file: not part of the copy
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode):
+                os.close(fd)
+                continue
+            count, total = count + 1, total + info.st_size
+            fds.append(_inheritable(fd))
+            if count > MAX_FILES or total > budget:
+                raise SandboxSetupError(f"the notebook folder {source} is too large to copy into the sandbox "
+                                        f"(more than {MAX_FILES} files or {budget // MB} MB)")
+            command.add("--perms", "0666", "--file", fd, os.path.join(inside, name))
+
+
+def _limits_command(prlimit: str, limits: dict) -> list[str]:
+    """util-linux prlimit, run inside the sandbox (after the namespaces exist) with the kernel's limits."""
+    cpu = int(limits["cpu_seconds"])
+    return [prlimit, f"--as={int(limits['memory']) * MB}", f"--cpu={cpu}:{cpu + 5}",
+            f"--fsize={int(limits['file_size']) * MB}", f"--nproc={int(limits['processes'])}", "--core=0", "--"]
+
+
+def build_command(settings: dict, workdir: str | None, connection_fd: int | None, inner: list[str],
+                  uid: int | None) -> tuple[list[str], list[int]]:
+    """The full `bwrap ...` command that runs `inner` in the sandbox, and the file descriptors it inherits.
+
+    settings: what sandbox.py wrote (python paths, IPC folder, limits); workdir: host folder copied to the
+    sandbox as the working directory (None: start in HOME); connection_fd: the kernel's connection file;
+    uid: None for a user namespace as the calling user, else the unprivileged uid to switch to (root mode).
+    """
+    limits = settings["limits"]
+    fds: list[int] = []
+    command = Command()
+    command.add(settings["bwrap"], "--die-with-parent", "--unshare-pid", "--unshare-net", "--unshare-ipc",
+                "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox")
+    if uid is None:
+        command.add("--unshare-user", "--disable-userns")
+    else:
+        # Root keeps only what setpriv needs to become `uid`; setpriv then drops everything.
+        command.add("--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
+                    "--cap-add", "CAP_SETPCAP")
+    command.add("--proc", "/proc", "--dev", "/dev")
+    command.made.update(["/proc", "/dev"])
+    command.tmpfs("/dev/shm", limits["tmp_space"], "1777")
+    command.tmpfs("/tmp", limits["tmp_space"], "1777")
+    command.tmpfs(HOME, limits["tmp_space"], "0777")
+    _host_system(command, settings["read_only"])
+    _identity(command, uid if uid is not None else os.getuid(), fds)
+    command.mount("--bind", settings["ipc_dir"], settings["ipc_dir"])
+    if connection_fd is not None:
+        fds.append(connection_fd)
+        command.parents(CONNECTION_FILE)
+        command.add("--perms", "0444", "--file", connection_fd, CONNECTION_FILE)
+    chdir = HOME
+    if workdir is not None:
+        chdir = os.path.join(HOME, os.path.basename(os.path.abspath(workdir)) or "notebook")
+        _copy_folder(command, workdir, chdir, int(limits["tmp_space"]) * MB, fds)
+    command.add("--chdir", chdir, "--clearenv")
+    environment = {"HOME": HOME, "USER": "student", "LOGNAME": "student", "TMPDIR": "/tmp",
+                   "PATH": os.pathsep.join([os.path.dirname(settings["python"]), "/usr/local/bin", "/usr/bin",
+                                            "/bin"]),
+                   "LANG": "C.UTF-8", "MALLOC_ARENA_MAX": "2", "PYTHONDONTWRITEBYTECODE": "1",
+                   # ipykernel: parent pid 1 means "do not watch the parent, do not print to the terminal".
+                   "JPY_PARENT_PID": "1"}
+    environment.update({name: os.environ[name] for name in ENV_PASSED if name in os.environ})
+    for name, value in environment.items():
+        command.add("--setenv", name, value)
+    command.add("--")
+    if uid is not None:
+        command.add(settings["setpriv"], f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
+                    "--bounding-set=-all", "--no-new-privs", "--")
+    command.add(*_limits_command(settings["prlimit"], limits), *inner)
+    return command.args, fds
+
+
+def main(argv: list[str]) -> int:
+    """argv: [script, SETTINGS.json, CONNECTION_FILE, kernel options...] (jupyter_client appends options
+    such as nbgrader's --HistoryManager.hist_file=:memory:; they are passed on to ipykernel)."""
+    if len(argv) < 3:
+        print("usage: sandbox_kernel.py SETTINGS.json CONNECTION_FILE [KERNEL OPTIONS...]", file=sys.stderr)
+        return 2
+    with open(argv[1], encoding="utf-8") as handle:
+        settings = json.load(handle)
+    connection_fd = _inheritable(os.open(argv[2], os.O_RDONLY))
+    kernel = [settings["python"], "-m", "ipykernel_launcher", "-f", CONNECTION_FILE, *argv[3:]]
+    uid = sandbox_uid()
+    if uid is not None:
+        os.chown(settings["ipc_dir"], uid, uid)  # the kernel creates its sockets there; nobody else may
+    try:
+        command, _ = build_command(settings, os.getcwd(), connection_fd, kernel, uid)
+    except (SandboxSetupError, OSError) as error:
+        print(f"sandbox: {error}", file=sys.stderr)
+        return 1
+    # jupyter_client interrupts a kernel with SIGINT to its whole process group: the kernel inside gets it,
+    # and bwrap must survive it (ipykernel installs its own SIGINT handler while it runs a cell).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.execv(command[0], command)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
