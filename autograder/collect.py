@@ -90,7 +90,8 @@ def _folder_entries(folder: Path) -> tuple[list[Entry], list[str]]:
 def _zip_entries(archive: zipfile.ZipFile, prefix: str = "") -> tuple[list[Entry], list[str]]:
     entries, folders = [], []
     for info in archive.infolist():
-        name = info.filename.replace("\\", "/").strip("/")
+        # a member name is only a label: no absolute paths, no '..'
+        name = "/".join(part for part in info.filename.replace("\\", "/").split("/") if part not in ("", ".", ".."))
         if not name:
             continue
         if info.is_dir():
@@ -216,7 +217,7 @@ def collect(submissions: Path, stages: list[str], stage_ids: dict[str, set[str]]
     inventory: list[tuple[str, str, str]] = []
     entries = [e for e in entries if not JUNK.search(e.path)]
     entries, problems = _expand_inner_zips(entries)
-    prefix = _strip_wrappers([e.path for e in entries] + [f + "/" for f in folders if not JUNK.search(f)], stages)
+    prefix = _strip_wrappers([e.path for e in entries], stages)
     students: dict[str, Student] = {}
     keys: dict[str, str] = {}   # the id as found -> the id used (safe, unique)
     layouts = set()
@@ -280,6 +281,12 @@ def collect(submissions: Path, stages: list[str], stage_ids: dict[str, set[str]]
         for _, other in options[1:]:
             inventory.append((student_id, other.entry.path, f"ignored: another file for {stage}"))
             students[student_id].notes.append(f"several files for {stage}: graded {PurePosixPath(chosen.entry.path).name}")
+    ignored: dict[str, list[str]] = {}
+    for student_id, path, what in inventory:
+        if student_id and what.startswith("ignored") and "another file for" not in what:
+            ignored.setdefault(student_id, []).append(PurePosixPath(path).name)
+    for student_id, files in ignored.items():
+        students[student_id].notes.append(f"other files ignored: {', '.join(sorted(files))}")
     if not any(s.notebooks for s in students.values()):
         raise CollectError(f"no student notebooks found in {submissions} (expected one folder per student holding "
                            f"notebooks named like {stages[0]}.ipynb, nbgrader's submitted/ layout, or a Moodle "

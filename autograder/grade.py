@@ -194,7 +194,8 @@ def job_config(limits: Limits) -> str:
             f"c.GuardedExecute.timeout = {limits.cell_timeout}\n"
             f"c.GuardedExecute.notebook_timeout = {limits.notebook_timeout}\n"
             f"c.GuardedExecute.max_notebook_output = {limits.output * 1_000_000}\n"
-            "c.GuardedExecute.startup_timeout = 120\n")
+            "c.GuardedExecute.startup_timeout = 120\n"
+            "c.GuardedExecute.extra_arguments = ['--HistoryManager.hist_file=:memory:']\n")
 
 
 def limited_kernel(scratch: Path, limits: Limits) -> tuple[list[str], dict[str, str]]:
@@ -386,6 +387,14 @@ def grade_notebook(job: Job) -> NotebookResult:
     return result
 
 
+def _log(message: str) -> None:
+    """A line in the job's log (kept in DIR/logs/ when the notebook ends in `error`)."""
+    print(f"[{monotonic() - _STARTED:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+
+_STARTED = monotonic()
+
+
 def _grade(job: Job) -> NotebookResult:
     import nbformat
 
@@ -424,8 +433,9 @@ def _grade(job: Job) -> NotebookResult:
     os.environ["IPYTHONDIR"] = str(scratch / "ipython")  # no startup files from an earlier kernel
     os.environ["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
     api = workspace.api(extra_args)
+    _log(f"autograding {job.stage} of {job.student_id}")
     outcome = api.autograde(job.stage, STUDENT, force=True, create=True)
-    stop_leftover_processes()
+    _log(f"autograde done ({'ok' if outcome['success'] else 'failed'}); {stop_leftover_processes()} leftover processes killed")
     autograded_file = workspace.autograded_notebook(STUDENT, job.stage)
     if not outcome["success"] or not autograded_file.exists():
         raise RuntimeError(_nbgrader_failure(outcome))
@@ -434,12 +444,17 @@ def _grade(job: Job) -> NotebookResult:
     tainted = tainted_tests(autograded, analysis)
     tests = score_tests(workspace, job.stage, info, tainted, analysis.not_run)
     nbformat.write(feedback_notebook(autograded, analysis, tainted, notes), autograded_file)
+    _log("generating feedback")
     made = api.generate_feedback(job.stage, STUDENT, force=True)
+    _log("feedback done")
     page = workspace.feedback_page(STUDENT, job.stage)
-    if not made["success"] or not page.exists():
-        raise RuntimeError(_nbgrader_failure(made))
-    feedback.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(page, feedback)
+    if made["success"] and page.exists():
+        feedback.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(page, feedback)
+    else:  # the grades stand; only the page is missing
+        notes.append(f"no feedback page: {_nbgrader_failure(made)}")
+        simple_feedback(feedback, job.student_id, job.stage, "Your feedback page could not be made; "
+                        "your instructor has your grade.")
     detail = [f"flagged: {reason}" for reason in analysis.flags] + analysis.events + notes
     score = sum(t.points or 0.0 for t in tests if t.kind != "written answer")
     return NotebookResult(job.student_id, job.stage, analysis.status, round(score, 4), info.max_score,
@@ -454,9 +469,11 @@ def _untouched(info: StageInfo, result: str) -> list[TestResult]:
 
 def _nbgrader_failure(outcome: dict) -> str:
     text = (outcome.get("error") or "") + "\n" + (outcome.get("log") or "")
+    print(text, file=sys.stderr)  # the whole story goes to the job's log
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    important = [line for line in lines if "Error" in line or "error" in line] or lines or ["no output"]
-    return f"nbgrader failed: {important[-1][:300]}"
+    exceptions = [line for line in lines if re.match(r"^[\w.]+(Error|Exception|Notebook)\b", line)
+                  and "NbGraderException" not in line]
+    return f"nbgrader failed: {(exceptions or lines or ['no output'])[-1][:300]}"
 
 
 # -- processes ------------------------------------------------------------------------------------------
@@ -481,6 +498,11 @@ def stop_leftover_processes() -> int:
     except psutil.Error:
         return 0
     for child in children:
+        try:
+            what = f"{child.name()} ({child.status()})"
+        except psutil.Error:
+            what = "?"
+        print(f"stopping leftover process {child.pid}: {what}", file=sys.stderr)
         try:
             child.kill()
         except psutil.Error:

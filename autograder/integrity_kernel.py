@@ -65,6 +65,8 @@ def install(settings):
                      "transform_ast", "showtraceback", "_showtraceback", "showsyntaxerror", "should_run_async",
                      "run_line_magic", "run_cell_magic", "ex", "ev", "push", "get_exception_only")
     allowed_hook_modules = ("matplotlib", "matplotlib_inline", "IPython", "ipykernel")
+    library_modules = ("zmq", "ipykernel", "IPython", "jupyter_client", "tornado", "asyncio", "concurrent",
+                       "multiprocessing", "matplotlib", "torch", "numpy", "queue")
     protected = [os.path.realpath(p) for p in settings.get("protected", [])]
     python_home = [os.path.realpath(p) for p in {sys.prefix, sys.base_prefix, sys.exec_prefix}]
     start_dir = os.path.realpath(os.getcwd())
@@ -263,6 +265,14 @@ def install(settings):
             return a.__func__ is b.__func__ and a.__self__ is b.__self__
         return a is b or (type(a) in (int, float, str, bool) and type(a) is type(b) and a == b)
 
+    def library_thread(thread):
+        """Threads that the kernel's libraries start when needed (zmq's garbage collector for large outputs,
+        multiprocessing's queue feeders...), told apart by the modules of their class and target."""
+        target = thread.__dict__.get("_target")
+        modules = [type(thread).__module__] + ([getattr(target, "__module__", None)] if target is not None else [])
+        return all(isinstance(m, str) and (m.startswith(library_modules) or m == "threading") for m in modules) \
+            and (type(thread).__module__ != "threading" or target is not None)
+
     def library_wrapper(new, old):
         """Is `new` a wrapper that the library made around `old` (functools.wraps, code inside the Python
         installation)? torch does this lazily, e.g. around Optimizer.step."""
@@ -312,7 +322,8 @@ def install(settings):
                 problems.append(f"builtins.{name} was deleted")
             elif not same(before, now_builtins[name]):
                 problems.append(f"builtins.{name} was replaced")
-        threads = [t for t in threading.enumerate() if t not in baseline_threads and t.is_alive()]
+        threads = [t for t in threading.enumerate()
+                   if t not in baseline_threads and t.is_alive() and not library_thread(t)]
         if threads:
             problems.append(f"{len(threads)} background thread(s) started by the notebook are running")
         return problems

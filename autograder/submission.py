@@ -14,6 +14,7 @@ edited tests run as written by the instructor. The kernelspec is the release's.
 """
 import copy
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import nbformat
 from nbformat import v4
 
 MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
+ATTACHMENT = re.compile(r"attachment:([^\s)\"'>]+)")
 
 
 class UnreadableNotebook(ValueError):
@@ -155,6 +157,7 @@ def normalise(notebook, release) -> Normalised:
             del cell.metadata["nbgrader"]
         result.notebook.cells.append(cell)
     restored = _restore_missing(result.notebook.cells, release.cells, seen)
+    _repair_attachments(result.notebook.cells, release.cells)
     if repaired:
         result.notes.append(f"grading marks of {len(repaired)} cell(s) reset ({', '.join(repaired)})")
     if dropped:
@@ -163,6 +166,28 @@ def normalise(notebook, release) -> Normalised:
     if restored:
         result.notes.append(f"deleted course cell(s) put back: {', '.join(restored)}")
     return result
+
+
+def _repair_attachments(cells: list, release_cells: list) -> None:
+    """Markdown that shows `attachment:NAME` without carrying it (a notebook converted from format 3, a
+    copied cell) gets the release's attachment of that name, or the reference is made harmless (nbconvert
+    refuses to render a missing attachment). In place."""
+    known = {}
+    for cell in release_cells:
+        known.update(cell.get("attachments", {}) or {})
+    for cell in cells:
+        if cell.cell_type != "markdown":
+            continue
+        attachments = cell.get("attachments") or {}
+        for name in set(ATTACHMENT.findall(cell.source)):
+            if name in attachments:
+                continue
+            if name in known:
+                attachments[name] = copy.deepcopy(known[name])
+            else:
+                cell.source = cell.source.replace(f"attachment:{name}", f"missing-attachment-{name}")
+        if attachments:
+            cell["attachments"] = attachments
 
 
 def _restore_missing(cells: list, release_cells: list, present: set[str]) -> list[str]:

@@ -11,7 +11,7 @@ Three kinds:
 a string for a cell with one stub, or a dict {method name: code} for a cell with several (the methods not
 named keep the reference answer). Indentation is added automatically.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 KINDS = ("mistake", "correct", "accepted")
 

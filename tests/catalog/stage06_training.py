@@ -40,7 +40,7 @@ ENTRIES = [
         loss.backward()
         opt.step()
         losses.append(loss)
-        """, TRAIN, "Python floats"),
+        """, (TRAIN, TRAIN_HIDDEN), "Python floats"),
     mistake("mse_instead_of_bce", "train", """
         x, y = make_batch(batch_size)
         loss = F.mse_loss(model(x), y)
@@ -82,7 +82,7 @@ ENTRIES = [
         loss.backward()
         opt.step()
         losses.append(loss.item())
-        """, (TRAIN, TRAIN_HIDDEN), "same batch"),
+        """, TRAIN, "same batch"),
     mistake("new_optimizer_every_step", "train", """
         opt = torch.optim.Adam(model.parameters(), lr=lr)
         x, y = make_batch(batch_size)
@@ -91,7 +91,7 @@ ENTRIES = [
         loss.backward()
         opt.step()
         losses.append(loss.item())
-        """, (TRAIN, TRAIN_HIDDEN), "do not create a new one"),
+        """, TRAIN, "do not create a new one"),
 
     mistake("accuracy_returns_a_tensor", "accuracy", """
         x, y = make_batch(N)
