@@ -11,7 +11,7 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 # nbgrader runs `alembic` when it creates a gradebook: the venv's bin/ must be on PATH.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: lab test notebooks outputs check-notebooks catalog clean
+.PHONY: lab test notebooks outputs check-notebooks catalog grade clean
 
 $(INSTALLED): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is needed (found %d.%d); run: make PYTHON=/path/to/python3.11 ..." % sys.version_info[:2])'
@@ -40,6 +40,10 @@ check-notebooks: $(INSTALLED)
 # Grade the catalog of student mistakes and correct variants (tests/catalog) and print its table.
 catalog: $(INSTALLED)
 	$(VENV)/bin/python -m tests.catalog --jobs 2
+
+# Instructor quick start: grade the bundled example class (examples/submissions/) into grading-output/.
+grade: $(INSTALLED)
+	$(VENV)/bin/python -m autograder grade examples/submissions --out grading-output
 
 clean:
 	rm -rf $(VENV) .pytest_cache

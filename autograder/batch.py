@@ -7,7 +7,6 @@ feedback pages and the summary (autograder/report.py). Every student found gets 
 happens to their notebook; the input is only read; the output folder is replaced only if an earlier run of
 the grader wrote it.
 """
-import argparse
 import os
 import shutil
 import sys
@@ -15,10 +14,10 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import replace
 from pathlib import Path
 
-from autograder.collect import MAX_MEMBER_BYTES, CollectError, collect
+from autograder.classbook import autograded_copy, course_folder, write_course
+from autograder.collect import CollectError, collect
 from autograder.course import STAGES, solution_notebook
 from autograder.grade import Job, Limits, NotebookResult, grade_notebook, run_job
 from autograder.report import Progress, summary, write_tables
@@ -57,8 +56,8 @@ def prepare_output(out: Path, submissions: Path) -> None:
     if out.exists() and any(out.iterdir()) and not (out / MARKER).exists():
         raise GradeArgumentError(f"--out {out} already holds other files; give a new or empty folder")
     out.mkdir(parents=True, exist_ok=True)
-    for name in ("feedback", "logs"):
-        shutil.rmtree(out / name, ignore_errors=True)
+    for folder in (out / "feedback", out / "logs", course_folder(out)):
+        shutil.rmtree(folder, ignore_errors=True)
     for name in ("grades.csv", "tests.csv", "collected.csv", "summary.txt"):
         (out / name).unlink(missing_ok=True)
     (out / MARKER).write_text("Written by `python -m autograder grade`; the next run replaces it.\n", encoding="utf-8")
@@ -112,7 +111,8 @@ def make_jobs(collection, stages, template: Path, out: Path, scratch: Path, limi
                     notes.append(f"could not read the file: {error}")
             jobs.append(Job(student.student_id, stage, str(source) if source else None, str(template),
                             str(out / "feedback" / student.student_id / f"{stage}.html"),
-                            str(scratch / "jobs" / f"{len(jobs):05d}"), limits, sandbox, tuple(notes)))
+                            str(scratch / "jobs" / f"{len(jobs):05d}"), limits, sandbox, tuple(notes),
+                            str(autograded_copy(out, student.student_id, stage))))
     return jobs
 
 
@@ -162,7 +162,7 @@ def grade_class(submissions: Path, out: Path = DEFAULT_OUT, jobs: int | None = N
     from autograder.workspace import Workspace
 
     started = time.monotonic()
-    workers = jobs or default_jobs()
+    workers = default_jobs() if jobs is None else jobs
     if workers < 1:
         raise GradeArgumentError(f"--jobs must be at least 1, not {workers}")
     collection = collect(submissions, STAGES, stage_grade_ids())
@@ -180,6 +180,7 @@ def grade_class(submissions: Path, out: Path = DEFAULT_OUT, jobs: int | None = N
         job_list = make_jobs(collection, stages, template.root, out.resolve(), scratch, limits, use_sandbox)
         results = _execute(job_list, workers, marker, Progress(len(job_list), stream))
         _keep_error_logs(results, job_list, out)
+        write_course(out, template, results)
     finally:
         stop_run_processes(marker)
         shutil.rmtree(scratch, ignore_errors=True)
@@ -188,7 +189,8 @@ def grade_class(submissions: Path, out: Path = DEFAULT_OUT, jobs: int | None = N
     settings = [sandbox_line,
                 f"Limits: {limits.cell_timeout} s per cell, {limits.notebook_timeout} s per notebook, "
                 f"{limits.memory} MB memory, {limits.output} MB output, {limits.file_size} MB per file; "
-                f"{workers} worker(s)"]
+                f"{workers} worker(s)",
+                f"nbgrader course with every submission (Formgrader, nbgrader export): {course_folder(out)}"]
     text = summary(results, stages, settings, time.monotonic() - started, out)
     (out / "summary.txt").write_text(text, encoding="utf-8")
     print(text, file=stream, end="", flush=True)

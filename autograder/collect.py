@@ -291,5 +291,6 @@ def collect(submissions: Path, stages: list[str], stage_ids: dict[str, set[str]]
         raise CollectError(f"no student notebooks found in {submissions} (expected one folder per student holding "
                            f"notebooks named like {stages[0]}.ipynb, nbgrader's submitted/ layout, or a Moodle "
                            "or Canvas zip)")
-    layout = "/".join(sorted(layouts)) or kind
-    return Collection(dict(sorted(students.items())), sorted(inventory), f"{kind} ({layout})")
+    names = {"folders": "one folder per student", "Moodle": "Moodle download", "Canvas": "Canvas download"}
+    layout = " and ".join(names[name] for name in sorted(layouts)) or "no student folders"
+    return Collection(dict(sorted(students.items())), sorted(inventory), f"{kind}: {layout}")

@@ -82,6 +82,7 @@ class NotebookResult:
     detail: str = ""
     tests: list[TestResult] = field(default_factory=list)
     seconds: float = 0.0
+    cells: dict = field(default_factory=dict)   # the gradebook's values per grade_id (for the class gradebook)
 
     @classmethod
     def from_dict(cls, data: dict) -> "NotebookResult":
@@ -100,6 +101,7 @@ class Job:
     limits: Limits = Limits()
     sandbox: bool = False
     notes: tuple = ()             # what collecting found (e.g. "matched by content")
+    instructor_copy: str = ""     # where the autograded notebook goes for the class's nbgrader course
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -322,6 +324,19 @@ def score_tests(workspace, stage: str, info: StageInfo, tainted: set[str], not_r
     return results
 
 
+def gradebook_cells(workspace, stage: str) -> dict:
+    """{grade_id: scores and flags} of the one submission in the workspace's gradebook."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(workspace.db_url) as gradebook:
+        notebook = gradebook.find_submission_notebook(stage, stage, STUDENT)
+        cells = {g.cell.name: {"auto_score": g.auto_score, "manual_score": g.manual_score,
+                               "needs_manual_grade": bool(g.needs_manual_grade)} for g in notebook.grades}
+        for comment in notebook.comments:
+            cells.setdefault(comment.cell.name, {})["auto_comment"] = comment.auto_comment
+    return cells
+
+
 def feedback_notebook(notebook, analysis: Analysis, tainted: set[str], notes: list[str]):
     """The autograded notebook as the student may see it: check cells removed, hidden tests' error
     details (tracebacks show their code) and warnings removed, the grader's notes added."""
@@ -444,6 +459,9 @@ def _grade(job: Job) -> NotebookResult:
     tainted = tainted_tests(autograded, analysis)
     tests = score_tests(workspace, job.stage, info, tainted, analysis.not_run)
     nbformat.write(feedback_notebook(autograded, analysis, tainted, notes), autograded_file)
+    if job.instructor_copy:
+        Path(job.instructor_copy).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(autograded_file, job.instructor_copy)
     _log("generating feedback")
     made = api.generate_feedback(job.stage, STUDENT, force=True)
     _log("feedback done")
@@ -458,7 +476,7 @@ def _grade(job: Job) -> NotebookResult:
     detail = [f"flagged: {reason}" for reason in analysis.flags] + analysis.events + notes
     score = sum(t.points or 0.0 for t in tests if t.kind != "written answer")
     return NotebookResult(job.student_id, job.stage, analysis.status, round(score, 4), info.max_score,
-                          "; ".join(detail), tests)
+                          "; ".join(detail), tests, cells=gradebook_cells(workspace, job.stage))
 
 
 def _untouched(info: StageInfo, result: str) -> list[TestResult]:

@@ -72,10 +72,10 @@ def summary(results: list, stages: list[str], settings: list[str], seconds: floa
     counts = Counter(r.status for r in ordered)
     lines += ["", "Status: " + ", ".join(f"{counts[s]} {s}" for s in
                                          ("graded", "flagged", "timeout", "kernel_died", "unreadable", "missing",
-                                          "error") if counts[s]), "  (! = not a plain `graded`: see below)"]
+                                          "error") if counts[s])]
     attention = [r for r in ordered if r.status in ATTENTION]
     if attention:
-        lines += ["", "Needs attention:"]
+        lines += ["", "Needs attention (! in the table):"]
         for result in attention:
             lines.append(f"  {result.student_id} {result.notebook}: {result.status}"
                          + (f" - {result.detail}" if result.detail else ""))

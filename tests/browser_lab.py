@@ -49,8 +49,10 @@ def chromium_path() -> str | None:
 def missing_browser_reason() -> str | None:
     """Why the browser tests cannot run here, or None when they can."""
     if chromium_path() is None:
-        return ("Chromium not found (set $CHROMIUM or install it: `sudo apt-get install chromium` on Debian/Ubuntu); "
-                "the browser tests need a system Chromium, Playwright does not download one here")
+        if os.environ.get("CHROMIUM"):
+            return f"CHROMIUM={os.environ['CHROMIUM']} is not an executable file"
+        return ("Chromium not found (install it: `sudo apt-get install chromium` on Debian, or set $CHROMIUM to a "
+                "Chromium/Chrome executable); the browser tests need a system Chromium, Playwright downloads none here")
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:

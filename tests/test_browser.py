@@ -14,6 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from autograder.course import NOTEBOOKS, STAGES
 from autograder.nbgrader_cli import run_nbgrader
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -88,11 +89,15 @@ def page(browser, lab, request):
     context = browser.new_context(viewport=VIEWPORT)
     context.set_default_timeout(LOAD)
     tab = context.new_page()
+    tab.console_errors = []  # shown when an image is broken
+    tab.on("console", lambda message: message.type == "error" and tab.console_errors.append(message.text[:300]))
     yield tab
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    tab.screenshot(path=ARTIFACTS / f"{re.sub(r'[^A-Za-z0-9_-]+', '-', request.node.name).strip('-')}-last.png")
-    context.close()
-    lab.shutdown_kernels()
+    try:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        tab.screenshot(path=ARTIFACTS / f"{re.sub(r'[^A-Za-z0-9_-]+', '-', request.node.name).strip('-')}-last.png")
+    finally:
+        context.close()
+        lab.shutdown_kernels()
 
 
 class Screenshots:
@@ -153,16 +158,36 @@ def run_all(page) -> None:
     page.locator('.lm-Menu-item[data-command="runmenu:run-all"]').click()
 
 
-def wait_until_idle(page) -> None:
+def wait_until_done(page, panel) -> None:
+    """Every queued cell has run (no `[*]` prompt left) and the kernel is idle."""
+    expect(panel.locator(".jp-InputArea-prompt", has_text="[*]")).to_have_count(0, timeout=RUN)
     expect(page.locator("#jp-main-statusbar")).to_contain_text("Idle", timeout=RUN)
 
 
+# True once the browser is done with the image: decoded, or broken (no size) for 5 s in a row. JupyterLab
+# first shows an attachment as `attachment:NAME` and empties `src` while it resolves a link.
+IMAGE_SETTLED = """img => {
+    if (img.complete && img.naturalWidth > 0) return true;
+    const state = img.complete ? img.getAttribute("src") || "(empty)" : null;
+    if (state === null || state.startsWith("attachment:") || state !== img.dataset.brokenSrc) {
+        img.dataset.brokenSrc = state ?? "";
+        img.dataset.brokenSince = performance.now();
+        return false;
+    }
+    return performance.now() - Number(img.dataset.brokenSince) > 5000;
+}"""
+
+
 def expect_image_loaded(page, image) -> None:
-    """The <img> is shown and decoded: a broken image has naturalWidth 0."""
-    image.scroll_into_view_if_needed()
-    expect(image).to_be_visible()
-    page.wait_for_function("img => img.complete && img.naturalWidth > 0 && img.naturalHeight > 0",
-                           arg=image.element_handle(), timeout=LOAD)
+    """The <img> is decoded and has a size (a broken image has naturalWidth 0); its cell is scrolled into view."""
+    expect(image).to_have_count(1)
+    handle = image.element_handle()
+    page.wait_for_function(IMAGE_SETTLED, arg=handle, timeout=LOAD)
+    handle.evaluate("img => img.closest('.jp-Cell').scrollIntoView({block: 'center'})")
+    width, height, src = handle.evaluate("img => [img.naturalWidth, img.naturalHeight, img.getAttribute('src')]")
+    errors = "; ".join(getattr(page, "console_errors", [])) or "none"
+    assert width > 0 and height > 0, (
+        f"broken image {handle.get_attribute('alt')!r} (src {(src or '')[:60]!r}); browser console errors: {errors}")
 
 
 # ---- The flows -------------------------------------------------------------------------------------------
@@ -173,16 +198,14 @@ def stages_with_figures(notebooks: Path) -> list[str]:
                   if "attachment:" in path.read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("stage", stages_with_figures(Path(__file__).parent.parent / "notebooks"))
+@pytest.mark.parametrize("stage", stages_with_figures(NOTEBOOKS))
 def test_student_sees_the_pipeline_figure(page, lab, stage):
     shots = Screenshots(f"figure-{stage}")
     panel = open_notebook(page, lab, stage)
     figure = panel.locator(".jp-MarkdownCell .jp-RenderedMarkdown img")
-    expect(figure).to_have_count(1)
-    try:
-        expect_image_loaded(page, figure)
-    finally:
-        shots.take(page, "pipeline figure")
+    expect_image_loaded(page, figure)
+    shots.take(page, "pipeline figure in the notebook")
+    shots.take(figure, "pipeline figure")  # the whole figure, also the part below the window
 
 
 def test_student_solves_validates_and_reads_a_mistake(page, lab, course):
@@ -203,7 +226,7 @@ def test_student_solves_validates_and_reads_a_mistake(page, lab, course):
     expect(written.locator(".jp-RenderedMarkdown")).to_contain_text(WRITTEN_ANSWER)
     expect(check.locator(".jp-OutputArea")).to_contain_text("make_batch looks right.", timeout=RUN)
     expect_image_loaded(page, plot.locator(".jp-OutputArea-output img"))
-    wait_until_idle(page)
+    wait_until_done(page, panel)
     expect(panel.locator(STDERR)).to_have_count(0)
     check.scroll_into_view_if_needed()
     shots.take(page, "check passes")
@@ -224,7 +247,7 @@ def test_student_solves_validates_and_reads_a_mistake(page, lab, course):
     # The last line of the traceback is the message (the source lines above it show every message).
     expect(error).to_contain_text(re.compile(r"AssertionError: the digit 9 never appears: torch\.randint's upper "
                                              r"bound is exclusive, use torch\.randint\(0, 10, \.\.\.\)"), timeout=RUN)
-    wait_until_idle(page)
+    wait_until_done(page, panel)
     error.evaluate("node => node.scrollIntoView({block: 'end'})")
     shots.take(page, "wrong answer named")
 
@@ -238,7 +261,7 @@ def test_student_sees_the_plots_of_a_later_notebook(page, lab, course):
     run_all(page)
     plot = cell(panel, cell_index(course, LATER, "plot_random_attention"))
     expect_image_loaded(page, plot.locator(".jp-OutputArea-output img"))
-    wait_until_idle(page)
+    wait_until_done(page, panel)
     expect(panel.locator(STDERR)).to_have_count(0)
     plot.scroll_into_view_if_needed()
     shots.take(page, "attention heatmap")
@@ -253,14 +276,16 @@ def test_instructor_grades_a_written_answer(page, lab, course):
     page.locator('.lm-Menu-item[data-command="nbgrader:open-formgrader"]').click()
     formgrader = page.frame_locator("#formgrader iframe")
     assignments = formgrader.locator("#main-table")
-    expect(assignments).to_contain_text(FIRST)
-    expect(assignments.locator("tr", has_text=FIRST)).to_contain_text("1")  # one submission
+    for stage in STAGES:
+        expect(assignments).to_contain_text(stage)
+    expect(assignments.locator("tr", has_text=FIRST).locator(".num-submissions")).to_have_text("1")
     shots.take(page, "formgrader assignments")
 
     formgrader.get_by_role("link", name="Manual Grading").click()
     formgrader.get_by_role("link", name=FIRST, exact=True).click()
-    expect(formgrader.locator("#main-table")).to_contain_text(f"{FIRST}")
     expect(formgrader.get_by_role("heading", name="Manual Grading")).to_be_visible()
+    notebooks = formgrader.locator("#main-table")
+    expect(notebooks.locator("tr", has_text=FIRST).locator(".needs-manual-grade .glyphicon-ok")).to_have_count(1)
     shots.take(page, "assignment notebooks")
     formgrader.locator("#main-table").get_by_role("link", name=FIRST, exact=True).click()
     submissions = formgrader.locator("#main-table")

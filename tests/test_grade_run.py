@@ -153,5 +153,5 @@ def test_the_terminal_shows_progress_table_and_sandbox_state(run):
     text = run["terminal"]
     assert text.splitlines()[0].startswith("Sandbox: ")
     assert f"[{len(EXPECTED)}/{len(EXPECTED)}]" in text
-    assert "Needs attention:" in text and "infinite_loop 01_data: timeout" in text
+    assert "Needs attention" in text and "infinite_loop 01_data: timeout" in text
     assert (run["out"] / "summary.txt").read_text(encoding="utf-8") in text

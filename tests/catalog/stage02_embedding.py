@@ -35,10 +35,10 @@ ENTRIES = [
     mistake("one_hot_not_float", "one_hot_embed", """
         return linear(F.one_hot(x, num_classes=10))
         """, BOTH, ".float()"),
-    mistake("ignores_the_bias", "one_hot_embed", """
+    mistake("one_hot_ignores_the_bias", "one_hot_embed", """
         return F.one_hot(x, num_classes=10).float() @ linear.weight.T
         """, BOTH, "bias"),
-    mistake("weight_not_transposed", "one_hot_embed", """
+    mistake("one_hot_weight_not_transposed", "one_hot_embed", """
         return F.one_hot(x, num_classes=10).float() @ linear.weight + linear.bias
         """, BOTH, "linear.weight.T"),
     mistake("skips_the_linear_layer", "one_hot_embed", """

@@ -1,0 +1,59 @@
+"""The class's nbgrader course after grading: one gradebook for formgrader and `nbgrader export`.
+
+Each notebook is graded in a workspace of its own; this module gathers the results into
+OUT/nbgrader/, an nbgrader course folder with the course's configuration:
+
+  nbgrader_config.py    loads autograder/nbgrader_config.py, root = this folder
+  source/, release/     the graded stages (source holds the hidden tests: keep this folder to yourself)
+  gradebook.db          every student's autograded scores (tampered tests: a manual score of 0; flagged
+                        notebooks carry nbgrader's flag), written answers waiting for a person
+  autograded/<student>/<stage>/<stage>.ipynb   what the grader ran, check cells removed
+
+so that `cd OUT/nbgrader && jupyter lab` (Formgrader tab) grades the written answers, and `nbgrader export`
+or `nbgrader generate_feedback` work as in any nbgrader course.
+"""
+import shutil
+from pathlib import Path
+
+from autograder.workspace import Workspace
+
+
+def course_folder(out: Path) -> Path:
+    return out / "nbgrader"
+
+
+def autograded_copy(out: Path, student_id: str, stage: str) -> Path:
+    return course_folder(out) / "autograded" / student_id / stage / f"{stage}.ipynb"
+
+
+def write_course(out: Path, template: Workspace, results: list) -> Path:
+    """Build OUT/nbgrader from the template workspace and the results (NotebookResult with .cells)."""
+    from nbgrader.api import Gradebook
+
+    folder = course_folder(out)
+    course = Workspace(folder)
+    course.write_config()
+    for name in ("source", "release"):
+        shutil.rmtree(folder / name, ignore_errors=True)
+        shutil.copytree(template.root / name, folder / name)
+    shutil.copyfile(template.root / "gradebook.db", folder / "gradebook.db")
+    with Gradebook(course.db_url) as gradebook:
+        for result in sorted(results, key=lambda r: (r.student_id, r.notebook)):
+            if not result.cells or not autograded_copy(out, result.student_id, result.notebook).exists():
+                continue
+            gradebook.update_or_create_student(result.student_id)
+            gradebook.update_or_create_submission(result.notebook, result.student_id)
+            notebook = gradebook.find_submission_notebook(result.notebook, result.notebook, result.student_id)
+            notebook.flagged = result.status == "flagged"
+            grades = {grade.cell.name: grade for grade in notebook.grades}
+            comments = {comment.cell.name: comment for comment in notebook.comments}
+            for gid, values in result.cells.items():
+                if gid in grades:
+                    grade = grades[gid]
+                    grade.auto_score = values["auto_score"]
+                    grade.manual_score = values["manual_score"]
+                    grade.needs_manual_grade = values["needs_manual_grade"]
+                if gid in comments:
+                    comments[gid].auto_comment = values.get("auto_comment")
+        gradebook.db.commit()
+    return folder

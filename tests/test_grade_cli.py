@@ -1,0 +1,87 @@
+"""`python -m autograder grade`: its command line, its errors, a Canvas zip graded twice."""
+import hashlib
+import subprocess
+import sys
+import zipfile
+
+import nbformat
+import pytest
+
+import crafted
+from autograder.__main__ import main
+from autograder.batch import MARKER
+from autograder.course import ROOT
+
+
+@pytest.fixture
+def small_class(tmp_path):
+    return crafted.write_class(tmp_path / "class", {"ada": crafted.correct()})
+
+
+def error_line(capsys) -> str:
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+@pytest.mark.parametrize("arguments, words", [
+    (["grade", "{tmp}/nowhere"], "no such folder or zip file"),
+    (["grade", "{tmp}/class/ada/01_data.ipynb"], "neither a folder nor a zip file"),
+    (["grade", "{tmp}/empty"], "no student notebooks found"),
+    (["grade", "{tmp}/class", "--jobs", "0"], "--jobs must be at least 1"),
+    (["grade", "{tmp}/class", "--notebooks", "07_transformers"], "unknown notebook(s) 07_transformers"),
+    (["grade", "{tmp}/class", "--out", "{tmp}/class/results"], "inside the submissions folder"),
+    (["grade", "{tmp}/class", "--out", "{tmp}/precious"], "already holds other files"),
+    (["grade", "{tmp}/class", "--cell-timeout", "0"], "cell_timeout must be a positive whole number"),
+])
+def test_bad_arguments_give_one_clear_line_and_exit_2(tmp_path, small_class, capsys, arguments, words):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "precious").mkdir()
+    (tmp_path / "precious" / "thesis.tex").write_text("keep me")
+    code = main([a.format(tmp=tmp_path) for a in arguments])
+    assert code == 2
+    assert words in error_line(capsys)
+    assert (tmp_path / "precious" / "thesis.tex").read_text() == "keep me"
+    assert not (tmp_path / "class" / "results").exists()
+
+
+def canvas_zip(path):
+    """Three students as Canvas names them, one of them late, plus a PDF."""
+    files = {"lovelaceada_4242_99001_01_data.ipynb": crafted.correct(),
+             "babbagecharles_late_5151_99002_01_data-1.ipynb": crafted.wrong(),
+             "hopperg_6161_99003_01_data.ipynb": crafted.with_cell(crafted.wrong(), crafted.SNEAKY_PATCH),
+             "hopperg_6161_99004_report.pdf": b"%PDF-1.4"}
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, content in files.items():
+            archive.writestr(name, content if isinstance(content, bytes) else nbformat.writes(content))
+    return path
+
+
+def grade(zip_path, out):
+    return subprocess.run([sys.executable, "-m", "autograder", "grade", str(zip_path), "--out", str(out),
+                           "--jobs", "2", "--cell-timeout", "60"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900)
+
+
+@pytest.mark.slow
+def test_a_canvas_zip_graded_twice_gives_the_same_result_and_stays_untouched(tmp_path):
+    archive = canvas_zip(tmp_path / "submissions.zip")
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    first, second = grade(archive, tmp_path / "first"), grade(archive, tmp_path / "second")
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    for name in ("grades.csv", "tests.csv", "collected.csv"):
+        assert (tmp_path / "first" / name).read_bytes() == (tmp_path / "second" / name).read_bytes(), name
+    assert hashlib.sha256(archive.read_bytes()).hexdigest() == digest
+    grades = (tmp_path / "first" / "grades.csv").read_text(encoding="utf-8").splitlines()
+    assert grades[1:] == [
+        "4242,01_data,5,5,graded,,lovelaceada",
+        "5151,01_data,0,5,graded,,babbagecharles (late)",
+        "6161,01_data,0,5,flagged,flagged: torch.allclose was replaced; other files ignored: "
+        "hopperg_6161_99004_report.pdf,hopperg",
+    ]
+    assert "Time:" in first.stdout and "4242" in first.stdout
+    # a second run into the same folder replaces the results of the first
+    again = grade(archive, tmp_path / "first")
+    assert again.returncode == 0 and (tmp_path / "first" / MARKER).exists()
