@@ -11,7 +11,7 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 # nbgrader runs `alembic` when it creates a gradebook: the venv's bin/ must be on PATH.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: lab test notebooks outputs check-notebooks catalog grade clean
+.PHONY: lab test notebooks outputs figures check-notebooks catalog grade clean
 
 $(INSTALLED): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is needed (found %d.%d); run: make PYTHON=/path/to/python3.11 ..." % sys.version_info[:2])'
@@ -33,6 +33,11 @@ notebooks: $(INSTALLED)
 # Instructor: re-run the solutions, store their outputs (what nbval compares), then rebuild notebooks/.
 outputs: $(INSTALLED)
 	$(VENV)/bin/python -m autograder release --execute
+
+# Instructor: after editing Grafiken/*.svg, render the PNGs the notebooks embed (needs rsvg-convert:
+# sudo apt-get install -y librsvg2-bin), then `make notebooks`.
+figures: $(INSTALLED)
+	$(VENV)/bin/python -m autograder figures
 
 check-notebooks: $(INSTALLED)
 	$(VENV)/bin/python -m autograder release --check

@@ -2,11 +2,11 @@
 import argparse
 import sys
 
-from autograder.course import ROOT
 from autograder.batch import add_grade_parser
-from autograder.nbgrader_cli import NbgraderError
-from autograder.course import STAGES, solution_notebook
+from autograder.course import FIGURES, ROOT, STAGES, solution_notebook
 from autograder.execute import refresh_outputs
+from autograder.figures import FigureError, render
+from autograder.nbgrader_cli import NbgraderError
 from autograder.release import CourseSourceError, drift, release, sync_sources
 
 
@@ -32,6 +32,13 @@ def command_release(args) -> int:
     return 0
 
 
+def command_figures(args) -> int:
+    for svg in sorted(FIGURES.glob("*.svg")):
+        png = render(svg)
+        print(f"rendered {png.relative_to(ROOT)} from {svg.name}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -40,11 +47,13 @@ def main(argv=None) -> int:
     release_parser.add_argument("--execute", action="store_true",
                                 help="first re-run the solution notebooks and store their outputs (what nbval checks)")
     release_parser.set_defaults(run=command_release)
+    figures_parser = commands.add_parser("figures", help="render Grafiken/*.svg to the PNGs the notebooks embed")
+    figures_parser.set_defaults(run=command_figures)
     add_grade_parser(commands)
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (CourseSourceError, NbgraderError) as error:
+    except (CourseSourceError, FigureError, NbgraderError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from autograder.classbook import autograded_copy, course_folder, write_course
 from autograder.collect import CollectError, collect
 from autograder.course import STAGES, solution_notebook
-from autograder.grade import Job, Limits, NotebookResult, grade_notebook, run_job
+from autograder.grade import Job, Limits, NotebookResult, grade_notebook, run_job, stop_all_jobs
 from autograder.report import Progress, summary, write_tables
 
 MARKER = ".autograder-output"
@@ -31,7 +31,11 @@ class GradeArgumentError(ValueError):
 
 
 def default_jobs() -> int:
-    return max(1, os.cpu_count() or 1)
+    """One worker per CPU, at most one per free GB of memory (a kernel with torch takes about 0.5 GB)."""
+    import psutil
+
+    free_gb = psutil.virtual_memory().available // 2**30
+    return max(1, min(os.cpu_count() or 1, free_gb))
 
 
 def stage_grade_ids() -> dict[str, set[str]]:
@@ -142,8 +146,9 @@ def _execute(jobs: list[Job], workers: int, marker: str, progress: Progress) -> 
         return run_job(job, marker)
 
     ordered = sorted(jobs, key=lambda j: (j.source is None, -STAGES.index(j.stage), j.student_id))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {pool.submit(one, job): job for job in ordered}
+    pool = ThreadPoolExecutor(max_workers=workers)
+    futures = {pool.submit(one, job): job for job in ordered}
+    try:
         for future in as_completed(futures):
             job = futures[future]
             try:
@@ -153,6 +158,14 @@ def _execute(jobs: list[Job], workers: int, marker: str, progress: Progress) -> 
             with lock:
                 results.append(result)
                 progress.update(result)
+    except KeyboardInterrupt:  # Ctrl-C: stop the workers, keep what is done, mark the rest
+        pool.shutdown(wait=False, cancel_futures=True)
+        stop_all_jobs()
+        done = {(r.student_id, r.notebook) for r in results}
+        results += [NotebookResult(j.student_id, j.stage, "error", 0.0, 0.0, "grading was interrupted")
+                    for j in jobs if (j.student_id, j.stage) not in done]
+        print("\nInterrupted: the notebooks not graded yet have the status `error`.", file=progress.stream)
+    pool.shutdown(wait=True)
     return results
 
 

@@ -13,6 +13,7 @@ so that `cd OUT/nbgrader && jupyter lab` (Formgrader tab) grades the written ans
 or `nbgrader generate_feedback` work as in any nbgrader course.
 """
 import shutil
+import warnings
 from pathlib import Path
 
 from autograder.workspace import Workspace
@@ -37,7 +38,8 @@ def write_course(out: Path, template: Workspace, results: list) -> Path:
         shutil.rmtree(folder / name, ignore_errors=True)
         shutil.copytree(template.root / name, folder / name)
     shutil.copyfile(template.root / "gradebook.db", folder / "gradebook.db")
-    with Gradebook(course.db_url) as gradebook:
+    with warnings.catch_warnings(), Gradebook(course.db_url) as gradebook:
+        warnings.simplefilter("ignore")  # SQLAlchemy's warnings about nbgrader's session use: noise
         for result in sorted(results, key=lambda r: (r.student_id, r.notebook)):
             if not result.cells or not autograded_copy(out, result.student_id, result.notebook).exists():
                 continue

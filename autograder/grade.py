@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import traceback
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from time import monotonic
@@ -529,6 +530,15 @@ def stop_leftover_processes() -> int:
     return len(children)
 
 
+_RUNNING: set = set()  # worker processes of run_job that have not ended yet
+
+
+def stop_all_jobs() -> None:
+    """Kill every running worker (and its nbgrader and kernel): the instructor pressed Ctrl-C."""
+    for process in list(_RUNNING):
+        _kill_group(process)
+
+
 def run_job(job: Job, run_marker: str = "") -> NotebookResult:
     """grade_notebook(job) in a fresh process with a hard time limit; never raises."""
     scratch = Path(job.scratch)
@@ -540,12 +550,15 @@ def run_job(job: Job, run_marker: str = "") -> NotebookResult:
     process = subprocess.Popen([sys.executable, "-m", "autograder.grade", str(job_file), str(result_file)],
                                cwd=scratch, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                start_new_session=True)
+    _RUNNING.add(process)
     try:
         log, _ = process.communicate(timeout=hard_limit)
     except subprocess.TimeoutExpired:
         _kill_group(process)
         log, _ = process.communicate()
         return _failed(job, "timeout", f"grading took longer than {hard_limit} s and was stopped")
+    finally:
+        _RUNNING.discard(process)
     (scratch.parent / f"{scratch.name}.log").write_bytes(log or b"")
     if process.returncode != 0 or not result_file.exists():
         return _failed(job, "error", f"the grading process ended with exit code {process.returncode}")
@@ -578,6 +591,7 @@ def _main(argv: list[str]) -> int:
     """`python -m autograder.grade JOB.json RESULT.json` (what run_job starts)."""
     become_subreaper()
     os.environ.pop("PYTHONPATH", None)  # it found this package; kernels need not
+    warnings.filterwarnings("ignore", module="nbgrader")  # SQLAlchemy's session warnings: noise in the log
     job = Job.from_json(Path(argv[1]).read_text(encoding="utf-8"))
     os.chdir(job.scratch)
     tempfile.tempdir = job.scratch

@@ -1,8 +1,9 @@
 """Build the student notebooks (notebooks/) from the instructor notebooks (solutions/).
 
 Two steps, both idempotent:
-1. Sync the sources. A markdown cell that shows `attachment:NAME` gets the figure Grafiken/NAME embedded as a
-   cell attachment, so it renders wherever the notebook travels (release and feedback folders, HTML export).
+1. Sync the sources. A markdown cell that shows `attachment:NAME.png` gets the figure Grafiken/NAME.png (the
+   rendering of Grafiken/NAME.svg, see figures.py) embedded as a cell attachment, so it renders wherever the
+   notebook travels (JupyterLab, release and feedback folders, HTML export).
    A read-only cell whose grade_id is `provided_<id>` gets the code of cell `<id>` of an earlier stage with
    the solution markers removed: later stages run on their own without sharing state.
 2. Run `nbgrader generate_assignment` for every stage into the release folder.
@@ -15,12 +16,12 @@ from pathlib import Path
 import nbformat
 
 from autograder.course import FIGURES, NOTEBOOKS, ROOT, STAGES, solution_notebook
+from autograder.figures import FigureError, embeddable_png
 from autograder.nbgrader_cli import run_nbgrader
 
 ATTACHMENT = re.compile(r"attachment:([\w.-]+)")
 SOLUTION_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 PROVIDED_PREFIX = "provided_"
-MIME_BY_SUFFIX = {".svg": "image/svg+xml", ".png": "image/png"}
 
 
 class CourseSourceError(ValueError):
@@ -49,20 +50,22 @@ def without_solution_markers(source: str) -> str:
 
 
 def embed_figures(notebook) -> None:
-    """Attach Grafiken/NAME (base64) to every markdown cell that refers to `attachment:NAME`."""
+    """Attach Grafiken/NAME.png (base64) to every markdown cell that refers to `attachment:NAME.png`."""
     for cell in notebook.cells:
         if cell.cell_type != "markdown":
             continue
         names = ATTACHMENT.findall(cell.source)
         attachments = {}
         for name in names:
-            figure = FIGURES / name
-            if not figure.is_file():
-                raise CourseSourceError(f"a cell refers to attachment:{name}, but {figure} does not exist")
-            mime = MIME_BY_SUFFIX.get(figure.suffix)
-            if mime is None:
-                raise CourseSourceError(f"{figure}: only {', '.join(MIME_BY_SUFFIX)} figures can be attached")
-            attachments[name] = {mime: base64.b64encode(figure.read_bytes()).decode("ascii")}
+            if not name.endswith(".png"):
+                raise CourseSourceError(
+                    f"attachment:{name}: attach the PNG rendering (attachment:NAME.png); JupyterLab does not "
+                    "render SVG attachments (jupyterlab#10464)")
+            try:
+                data = embeddable_png(FIGURES / name)
+            except FigureError as error:
+                raise CourseSourceError(f"a cell refers to attachment:{name}: {error}") from error
+            attachments[name] = {"image/png": base64.b64encode(data).decode("ascii")}
         if attachments:
             cell["attachments"] = attachments
         else:

@@ -4,11 +4,11 @@ Each student is a folder of notebooks named as in notebooks/, built from the han
 (notebooks/) and the instructor's answers (solutions/):
 
   ada  perfect: every answer as in the instructor notebooks
-  bob  partial: 02 one-hot without num_classes, 04 scores not divided by sqrt(d); 05 and 06 not handed in
+  bob  partial: 02 one-hot without num_classes, 04 scores not divided by sqrt(d); 05 and later not handed in
   cyd  blank: the notebooks exactly as handed out
   dan  broken: 01 a syntax error, 02 an exception, 03 not a notebook at all, 04 calls sys.exit() (harmless),
-       05 calls os._exit() (the kernel dies); 06 not handed in; an extra notes.txt
-  eve  tampering: 01 correct; 02 wrong one_hot_embed plus `torch.allclose = lambda *a, **k: True`
+       05 calls os._exit() (the kernel dies); 06 and later not handed in; an extra notes.txt
+  eve  tampering: 01 correct; 02 wrong one_hot_embed plus `torch.allclose = lambda *a, **k: True`; no more
 
 Run after changing solutions/ or notebooks/:  .venv/bin/python examples/make_submissions.py
 """
@@ -98,17 +98,23 @@ def students() -> dict[str, dict[str, object]]:
     }
 
 
-def main() -> int:
-    if OUT.exists():
-        shutil.rmtree(OUT)
+def write(out: Path = OUT) -> Path:
+    """Write the class to `out` (replacing it)."""
+    if out.exists():
+        shutil.rmtree(out)
     for student, files in students().items():
-        folder = OUT / student
+        folder = out / student
         folder.mkdir(parents=True)
         for name, content in files.items():
             if isinstance(content, bytes):
                 (folder / name).write_bytes(content)
             else:
                 nbformat.write(content, folder / name)
+    return out
+
+
+def main() -> int:
+    write(OUT)
     print(f"wrote {sum(1 for _ in OUT.rglob('*.*'))} files to {OUT}")
     return 0
 

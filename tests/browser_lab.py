@@ -120,9 +120,9 @@ class LabServer:
     def _environment(self) -> dict:
         env = dict(os.environ)
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-        for name, folder in [("JUPYTERLAB_SETTINGS_DIR", "lab-settings"), ("JUPYTERLAB_WORKSPACES_DIR", "lab-workspaces"),
-                             ("JUPYTER_RUNTIME_DIR", "runtime"), ("JUPYTER_CONFIG_DIR", "config"),
-                             ("IPYTHONDIR", "ipython")]:
+        folders = {"JUPYTERLAB_SETTINGS_DIR": "lab-settings", "JUPYTERLAB_WORKSPACES_DIR": "lab-workspaces",
+                   "JUPYTER_RUNTIME_DIR": "runtime", "JUPYTER_CONFIG_DIR": "config", "IPYTHONDIR": "ipython"}
+        for name, folder in folders.items():
             env[name] = str(self.state / folder)
             (self.state / folder).mkdir(parents=True, exist_ok=True)
         for name, settings in LAB_SETTINGS.items():
@@ -165,11 +165,10 @@ class LabServer:
 
     def shutdown_kernels(self) -> None:
         """Shut down every kernel the browser started (a closed tab leaves its kernel running)."""
-        headers = {"Authorization": f"token {self.token}"}
-        with urllib.request.urlopen(urllib.request.Request(self.url("api/sessions"), headers=headers), timeout=30) as response:
+        with urllib.request.urlopen(self.url("api/sessions"), timeout=30) as response:
             sessions = json.load(response)
         for session in sessions:
-            request = urllib.request.Request(self.url(f"api/sessions/{session['id']}"), method="DELETE", headers=headers)
+            request = urllib.request.Request(self.url(f"api/sessions/{session['id']}"), method="DELETE")
             urllib.request.urlopen(request, timeout=60).close()
 
     def log_tail(self, lines: int = 40) -> str:

@@ -1,9 +1,9 @@
 """The student and instructor flows in JupyterLab, in headless Chromium.
 
-A student opens the first notebook, types an answer, runs all cells, reads the check, presses nbgrader's
-Validate button, makes a mistake and reads what the check says; then opens a later notebook and looks at its
-figure and plots. An instructor opens the formgrader, finds the assignment and a submission, and grades a
-written answer. Every step leaves a screenshot in $BROWSER_ARTIFACTS (default tests/artifacts/).
+A student opens the first notebook, types an answer and a written answer, runs all cells, reads the check,
+presses nbgrader's Validate button, makes a mistake and reads what the check says; every notebook's pipeline
+figure loads; a later notebook's plot renders. An instructor opens the formgrader, finds the assignment and a
+submission, and grades a written answer. Every step leaves a screenshot in $BROWSER_ARTIFACTS (default tests/artifacts/).
 
 Without Chromium these tests skip with the reason; with CI=true they fail instead.
 """

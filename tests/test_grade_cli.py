@@ -9,8 +9,9 @@ import pytest
 
 import crafted
 from autograder.__main__ import main
-from autograder.batch import MARKER
+from autograder.batch import MARKER, prepare_output
 from autograder.course import ROOT
+from autograder.nbgrader_cli import nbgrader_env
 
 
 @pytest.fixture
@@ -65,16 +66,24 @@ def grade(zip_path, out):
                           cwd=ROOT, capture_output=True, text=True, timeout=900)
 
 
-@pytest.mark.slow
-def test_a_canvas_zip_graded_twice_gives_the_same_result_and_stays_untouched(tmp_path):
-    archive = canvas_zip(tmp_path / "submissions.zip")
+@pytest.fixture(scope="module")
+def canvas_runs(tmp_path_factory):
+    """The same Canvas zip graded twice, into two folders."""
+    root = tmp_path_factory.mktemp("canvas")
+    archive = canvas_zip(root / "submissions.zip")
     digest = hashlib.sha256(archive.read_bytes()).hexdigest()
-    first, second = grade(archive, tmp_path / "first"), grade(archive, tmp_path / "second")
+    runs = [grade(archive, root / "first"), grade(archive, root / "second")]
+    return {"root": root, "runs": runs, "digest": digest, "archive": archive}
+
+
+@pytest.mark.slow
+def test_a_canvas_zip_graded_twice_gives_the_same_result_and_stays_untouched(canvas_runs):
+    root, (first, second) = canvas_runs["root"], canvas_runs["runs"]
     assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
     for name in ("grades.csv", "tests.csv", "collected.csv"):
-        assert (tmp_path / "first" / name).read_bytes() == (tmp_path / "second" / name).read_bytes(), name
-    assert hashlib.sha256(archive.read_bytes()).hexdigest() == digest
-    grades = (tmp_path / "first" / "grades.csv").read_text(encoding="utf-8").splitlines()
+        assert (root / "first" / name).read_bytes() == (root / "second" / name).read_bytes(), name
+    assert hashlib.sha256(canvas_runs["archive"].read_bytes()).hexdigest() == canvas_runs["digest"]
+    grades = (root / "first" / "grades.csv").read_text(encoding="utf-8").splitlines()
     assert grades[1:] == [
         "4242,01_data,5,5,graded,,lovelaceada",
         "5151,01_data,0,5,graded,,babbagecharles (late)",
@@ -82,6 +91,32 @@ def test_a_canvas_zip_graded_twice_gives_the_same_result_and_stays_untouched(tmp
         "hopperg_6161_99004_report.pdf,hopperg",
     ]
     assert "Time:" in first.stdout and "4242" in first.stdout
-    # a second run into the same folder replaces the results of the first
-    again = grade(archive, tmp_path / "first")
-    assert again.returncode == 0 and (tmp_path / "first" / MARKER).exists()
+
+
+@pytest.mark.slow
+def test_the_class_gradebook_serves_formgrader_and_nbgrader_export(canvas_runs):
+    """OUT/nbgrader is an nbgrader course: every graded submission, tampered tests at 0, flagged notebooks
+    flagged, written answers waiting for a person."""
+    from nbgrader.api import Gradebook
+
+    course = canvas_runs["root"] / "first" / "nbgrader"
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
+        assert sorted(s.id for s in gradebook.students) == ["4242", "5151", "6161"]
+        honest = gradebook.find_submission_notebook("01_data", "01_data", "4242")
+        cheat = gradebook.find_submission_notebook("01_data", "01_data", "6161")
+        assert (honest.score, honest.flagged, cheat.score, cheat.flagged) == (5, False, 0, True)
+        assert honest.needs_manual_grade  # the written answer
+    assert (course / "autograded" / "6161" / "01_data" / "01_data.ipynb").exists()
+    exported = subprocess.run([sys.executable, "-m", "nbgrader", "export", "--log-level=WARN"], cwd=course,
+                              capture_output=True, text=True, env=nbgrader_env())
+    assert exported.returncode == 0, exported.stderr
+    assert "01_data,,,6161," in (course / "grades.csv").read_text(encoding="utf-8")
+
+
+def test_a_second_run_replaces_only_what_the_grader_wrote(tmp_path):
+    out = tmp_path / "out"
+    prepare_output(out, tmp_path / "class")
+    (out / "grades.csv").write_text("old")
+    (out / "feedback" / "ada").mkdir(parents=True)
+    prepare_output(out, tmp_path / "class")
+    assert not (out / "grades.csv").exists() and not (out / "feedback").exists() and (out / MARKER).exists()

@@ -143,6 +143,11 @@ def test_feedback_for_everyone_and_never_the_hidden_tests(run):
     assert "Flagged for review" in flagged and "torch.equal was replaced" in flagged
 
 
+def test_a_huge_file_hits_the_file_size_limit(run):
+    page = html.unescape((run["out"] / "feedback" / "output_flood_big_file" / "01_data.html").read_text())
+    assert "File too large" in page and "output truncated by the grader" in page
+
+
 def test_the_kernel_never_sees_the_notebook_with_the_hidden_tests(run):
     page = html.unescape((run["out"] / "feedback" / "lists_own_folder" / "01_data.html").read_text(encoding="utf-8"))
     listing = re.search(r"FOLDER: (\[.*?\])", page)
