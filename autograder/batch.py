@@ -19,7 +19,8 @@ from pathlib import Path
 from autograder.classbook import autograded_copy, course_folder, write_course
 from autograder.collect import CollectError, collect
 from autograder.course import STAGES, solution_notebook
-from autograder.grade import Job, Limits, NotebookResult, grade_notebook, run_job, stop_all_jobs
+from autograder.grade import Job, NotebookResult, grade_notebook, run_job, stop_all_jobs
+from autograder.limits import Limits
 from autograder.report import Progress, summary, write_tables
 
 MARKER = ".autograder-output"
@@ -239,11 +240,17 @@ def add_grade_parser(commands) -> None:
     parser.add_argument("--notebooks", metavar="LIST", help="comma-separated stages to grade (default: those found)")
     parser.add_argument("--no-sandbox", action="store_true",
                         help="run student code without the sandbox (only time, memory and file limits)")
-    parser.add_argument("--cell-timeout", type=int, default=defaults.cell_timeout, metavar="SECONDS")
-    parser.add_argument("--notebook-timeout", type=int, default=defaults.notebook_timeout, metavar="SECONDS")
-    parser.add_argument("--memory", type=int, default=defaults.memory, metavar="MB")
-    parser.add_argument("--max-output", type=int, default=defaults.output, metavar="MB")
-    parser.add_argument("--file-size", type=int, default=defaults.file_size, metavar="MB")
+    limits = parser.add_argument_group("limits of each notebook")
+    limits.add_argument("--cell-timeout", type=int, default=defaults.cell_timeout, metavar="SECONDS",
+                        help=f"one cell (default: {defaults.cell_timeout})")
+    limits.add_argument("--notebook-timeout", type=int, default=defaults.notebook_timeout, metavar="SECONDS",
+                        help=f"all cells together (default: {defaults.notebook_timeout})")
+    limits.add_argument("--memory", type=int, default=defaults.memory, metavar="MB",
+                        help=f"the kernel's address space (default: {defaults.memory})")
+    limits.add_argument("--max-output", type=int, default=defaults.output, metavar="MB",
+                        help=f"output kept per notebook (default: {defaults.output})")
+    limits.add_argument("--file-size", type=int, default=defaults.file_size, metavar="MB",
+                        help=f"largest file the kernel may write (default: {defaults.file_size})")
     parser.set_defaults(run=command_grade)
 
 

@@ -25,6 +25,7 @@ sandbox is off (the kernel's audit hook reports reads of the grading folders, th
 The sandbox (autograder/sandbox.py) removes the hidden tests and the gradebook from the kernel's view.
 """
 import ast
+import copy
 import re
 import secrets
 from dataclasses import dataclass
@@ -38,26 +39,26 @@ ALLOWED_MAGICS = {"matplotlib", "time", "timeit", "pinfo", "pinfo2", "psearch", 
 SUSPICIOUS_MODULES = {"ctypes", "gc", "inspect", "subprocess", "sqlite3", "socket", "importlib", "pty", "shutil",
                       "glob", "pathlib", "builtins", "IPython", "ipykernel", "nbformat", "nbgrader", "nbclient",
                       "jupyter_client", "unittest", "dis", "code", "codeop", "traceback", "marshal", "pickle",
-                      "io", "zmq", "threading", "_thread", "signal", "resource", "mmap", "fcntl", "tempfile",
-                      "autograder", "sys"}
+                      "zmq", "threading", "_thread", "signal", "resource", "mmap", "fcntl", "tempfile",
+                      "autograder"}
 OS_CALLS = {"system", "popen", "listdir", "scandir", "walk", "fwalk", "chdir", "fchdir", "open", "read", "fork",
             "forkpty", "execv", "execve", "execl", "execle", "execlp", "execlpe", "execvp", "execvpe", "spawnv",
             "spawnve", "spawnl", "spawnle", "posix_spawn", "posix_spawnp", "remove", "unlink", "rmdir",
             "removedirs", "rename", "replace", "symlink", "link", "kill", "killpg", "getcwd", "environ",
             "putenv", "setsid", "dup2"}
 SYS_ATTRIBUTES = {"_getframe", "settrace", "setprofile", "addaudithook", "modules", "meta_path", "path_hooks",
-                  "displayhook", "excepthook", "stdout", "stderr", "stdin", "__stdout__", "__stderr__",
-                  "exc_info", "last_value", "last_traceback", "_current_frames", "setrecursionlimit", "argv"}
+                  "displayhook", "excepthook", "last_value", "last_traceback", "last_exc", "_current_frames",
+                  "exc_info"}
 DANGEROUS_NAMES = {"exec", "eval", "compile", "__import__", "globals", "locals", "vars", "setattr", "delattr",
                    "get_ipython", "In", "Out", "_ih", "_oh", "_dh", "__builtins__"}
 LIBRARY_SETTINGS = ("plt.rcParams", "matplotlib.rcParams", "mpl.rcParams")  # styling, allowed
-DANGEROUS_ATTRIBUTES = {"__dict__", "__code__", "__globals__", "__closure__", "__builtins__", "__class__",
+DANGEROUS_ATTRIBUTES = {"__dict__", "__code__", "__globals__", "__closure__", "__builtins__",
                         "__subclasses__", "__bases__", "__mro__", "__func__", "__self__", "__wrapped__",
                         "__defaults__", "__kwdefaults__", "f_back", "f_locals", "f_globals", "f_code", "tb_frame",
                         "gi_frame", "cr_frame", "ast_transformers", "input_transformers_cleanup",
                         "input_transformers_post", "input_transformer_manager", "run_cell", "run_cell_async",
-                        "run_ast_nodes", "run_code", "transform_cell", "events", "prefilter_manager",
-                        "custom_exceptions", "set_custom_exc", "showtraceback", "user_ns", "kernel",
+                        "run_ast_nodes", "run_code", "transform_cell", "prefilter_manager",
+                        "custom_exceptions", "set_custom_exc", "showtraceback", "user_ns",
                         "register_magic_function", "read_text", "read_bytes", "iterdir", "rglob",
                         "_implementation", "__torch_function__", "__torch_dispatch__",
                         "__array_function__", "__array_ufunc__"}
@@ -132,7 +133,7 @@ class _Scanner(ast.NodeVisitor):
                 return
             if root in self.import_names or root in ("builtins", "__builtins__"):
                 self.add(f"changes the library object `{ast.unparse(target)}`")
-            elif isinstance(target, ast.Attribute) and target.attr in COMPARISON_DUNDERS:
+            elif isinstance(target, ast.Attribute) and (target.attr in COMPARISON_DUNDERS or target.attr == "__class__"):
                 self.add(f"sets `{ast.unparse(target)}`")
 
     def visit_Assign(self, node):
@@ -271,7 +272,7 @@ def scan_cell(source: str, imported: set[str]) -> list[str]:
         tree = ast.parse(ipython_to_python(source))
     except (SyntaxError, ValueError):
         return []
-    scanner = _Scanner(imported)
+    scanner = _Scanner(imported | import_names([source]))
     scanner.visit(tree)
     return scanner.reasons
 
@@ -301,6 +302,40 @@ def baseline_source(protected: list[str], nonce: str) -> str:
 
 def check_source(nonce: str) -> str:
     return f"__autograder_check__({nonce!r})\n"
+
+
+def inject_checks(notebook, protected: list[str]):
+    """A copy of `notebook` with the baseline cell first and a check cell before and after every test.
+    Every original cell gets metadata autograder.position (its index in `notebook`)."""
+    from nbformat import v4
+
+    result = copy.deepcopy(notebook)
+    cells = []
+    nonce = new_nonce()
+    first = v4.new_code_cell(baseline_source(protected, nonce))
+    first.metadata[META] = {"role": "check", "nonce": nonce, "check": "baseline"}
+    cells.append(first)
+    for position, cell in enumerate(result.cells):
+        cell.metadata[META] = {"position": position}
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        test = cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade") \
+            and not cell.metadata.get("nbgrader", {}).get("solution")
+        if test:
+            cells.append(_check_cell("before", gid))
+        cells.append(cell)
+        if test:
+            cells.append(_check_cell("after", gid))
+    result.cells = cells
+    return result
+
+
+def _check_cell(when: str, gid: str):
+    from nbformat import v4
+
+    nonce = new_nonce()
+    cell = v4.new_code_cell(check_source(nonce))
+    cell.metadata[META] = {"role": "check", "nonce": nonce, "check": when, "test": gid}
+    return cell
 
 
 def read_verdict(cell, nonce: str) -> tuple[str, str]:

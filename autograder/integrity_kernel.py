@@ -255,9 +255,6 @@ def install(settings):
                     break
         return problems
 
-    def compare(label, before, after):
-        return [] if before == after else [label]
-
     def same(a, b):
         if type(a) is tuple and type(b) is tuple:
             return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))

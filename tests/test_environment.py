@@ -34,4 +34,5 @@ def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "make test" in readme and "make lab" in readme
     ci = [l for l in (ROOT / ".ci" / "run").read_text().splitlines() if l.strip() and not l.startswith(("#", "set ", "cd "))]
-    assert ci == ["make test"]
+    assert ci == ["make system-packages", "make test"]
+    assert "make system-packages" in readme

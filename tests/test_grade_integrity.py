@@ -8,7 +8,7 @@ import pytest
 import crafted
 from autograder import batch, integrity
 from autograder.course import STAGES, ROOT, solution_notebook, student_notebook
-from autograder.grade import Limits
+from autograder.limits import Limits
 from autograder.integrity import scan_cell, scan_notebook
 from autograder.submission import UnreadableNotebook, normalise, read_submission
 
@@ -135,6 +135,8 @@ def test_the_example_class_is_flagged_only_where_it_cheats():
     ("import sys\nframe = sys._getframe(1)", "uses sys._getframe"),
     ("f.__code__ = g.__code__", "uses `.__code__`"),
     ("exec('x = 1')", "uses `exec`"),
+    ("x.__class__ = Fake", "sets `x.__class__`"),
+    ("import sys\nsys.stdout = open('/dev/null', 'w')", "changes the library object `sys.stdout`"),
     ("%%time\ntorch.equal = max", "changes the library object `torch.equal`"),
 ])
 def test_tampering_code_is_found(source, reason):
@@ -151,6 +153,8 @@ def test_tampering_code_is_found(source, reason):
     "self.query = torch.nn.Parameter(torch.randn(1, 5))",
     "model.WK.weight.data = torch.zeros(5, 5)",
     "def f(:\n    pass",   # a syntax error is the student's problem, not tampering
+    "import sys, io\nbuffer = io.StringIO()\nprint(type(x).__name__, x.__class__.__name__, file=sys.stdout)",
+    "self.kernel = torch.nn.Linear(5, 5)\nself.events = []",
 ])
 def test_ordinary_code_is_not_flagged(source):
     assert scan_cell(source, SETUP_IMPORTS) == []

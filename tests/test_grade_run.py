@@ -16,7 +16,7 @@ import pytest
 import crafted
 from autograder.batch import grade_class
 from autograder.course import solution_notebook, student_notebook
-from autograder.grade import Limits
+from autograder.limits import Limits
 
 pytestmark = pytest.mark.slow
 LIMITS = Limits(cell_timeout=10, notebook_timeout=90)

@@ -10,7 +10,7 @@ import pytest
 
 import crafted
 from autograder.batch import grade_class
-from autograder.grade import Limits
+from autograder.limits import Limits
 
 pytestmark = pytest.mark.slow
 

@@ -1,0 +1,209 @@
+"""Reading what nbgrader did with one notebook: its status, the result of each test, the student's page.
+
+After `nbgrader autograde`, the autograded notebook carries what GuardedExecute recorded in the cells'
+metadata (`autograder.event`: timeout, kernel_died, not_run, output_truncated; `autograder.reply` of the
+grader's check cells). `analyse` turns that and the static findings into a status and the point from which
+tests get no credit (autograder/integrity.py explains the rule); `score_tests` writes those zeros into the
+gradebook as manual scores and lists every test; `feedback_notebook` makes the version the student sees.
+"""
+import html
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder import integrity
+from autograder.integrity import META
+
+HIDDEN_MARK = "### BEGIN HIDDEN TESTS"
+
+
+@dataclass
+class TestResult:
+    name: str
+    kind: str                  # "test", "hidden test" or "written answer"
+    points: float | None       # None: graded by hand
+    max_points: float
+    result: str                # passed, failed, not run, no credit (tampering), graded by hand, no answer
+
+
+@dataclass
+class StageInfo:
+    """What the course's notebook of a stage holds, read from the template workspace."""
+    release: object              # nbgrader's student version (NotebookNode)
+    tests: list[tuple[str, float, bool]]   # (grade_id, points, hidden) in notebook order
+    answers: list[tuple[str, float]]       # written answers graded by hand
+
+    @classmethod
+    def load(cls, template: Path, stage: str) -> "StageInfo":
+        import nbformat
+
+        release = nbformat.read(template / "release" / stage / f"{stage}.ipynb", as_version=4)
+        source = nbformat.read(template / "source" / stage / f"{stage}.ipynb", as_version=4)
+        tests, answers = [], []
+        for cell in source.cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if not meta.get("grade"):
+                continue
+            if meta.get("solution"):
+                answers.append((meta["grade_id"], float(meta.get("points", 0))))
+            elif cell.cell_type == "code":
+                tests.append((meta["grade_id"], float(meta.get("points", 0)), HIDDEN_MARK in cell.source))
+        return cls(release, tests, answers)
+
+    @property
+    def max_score(self) -> float:
+        return sum(points for _, points, _ in self.tests)
+
+
+@dataclass
+class Analysis:
+    flags: list[str] = field(default_factory=list)      # reasons for `flagged`
+    events: list[str] = field(default_factory=list)     # timeouts, kernel deaths, truncated output
+    status: str = "graded"
+    taint_from: int | None = None                       # tests at this cell index or later get no credit
+    not_run: set = field(default_factory=set)           # grade_ids of tests that did not run
+
+
+def _label(cell, number: int) -> str:
+    gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+    return f"cell {number}" + (f" ({gid})" if gid else "")
+
+
+def analyse(notebook, findings: list) -> Analysis:
+    """Read the events and verdicts GuardedExecute recorded, combine them with the static findings."""
+    result = Analysis()
+    by_position = {}
+    number = 0
+    for index, cell in enumerate(notebook.cells):
+        record = cell.metadata.get(META, {})
+        if record.get("role") != "check":
+            number += 1
+            by_position[record.get("position")] = index
+        event = record.get("event")
+        label = "a check cell of the grader" if record.get("role") == "check" else _label(cell, number)
+        if event == "kernel_died":
+            result.events.append(f"the kernel died in {label} ({record.get('detail', '')})")
+            result.status = "kernel_died"
+        elif event == "timeout":
+            result.events.append(f"{label} ran longer than {record.get('detail', 'its time limit')}")
+            result.status = "timeout"
+        elif event == "output_truncated":
+            result.events.append(f"output of {label} truncated")
+        if event in ("not_run", "timeout", "kernel_died"):
+            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if gid:
+                result.not_run.add(gid)
+        if record.get("role") == "check":
+            state, detail = integrity.read_verdict(cell, record.get("nonce", ""))
+            if state in ("tampered", "missing"):
+                if detail not in result.flags:
+                    result.flags.append(detail)
+                # the test just before an after-check ran with the tampering in place
+                if result.taint_from is None:
+                    result.taint_from = index - 1
+    for finding in findings:
+        index = by_position.get(finding.cell)
+        if finding.reason not in result.flags:
+            result.flags.append(finding.reason)
+        if index is not None and (result.taint_from is None or index + 1 < result.taint_from):
+            result.taint_from = index + 1  # the tests after this cell
+    if result.flags:
+        result.status = "flagged"
+    return result
+
+
+def tainted_tests(notebook, analysis: Analysis) -> set[str]:
+    """grade_ids of tests that ran at or after the first point of tampering (or whose after-check failed)."""
+    if analysis.taint_from is None:
+        return set()
+    tests = set()
+    for index, cell in enumerate(notebook.cells):
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and not meta.get("solution") and cell.cell_type == "code":
+            if index >= analysis.taint_from:
+                tests.add(meta["grade_id"])
+    return tests
+
+
+def score_tests(workspace, stage: str, student: str, info: StageInfo, tainted: set[str],
+                not_run: set[str]) -> list[TestResult]:
+    """Per-test results from the gradebook; tainted tests that passed get a manual score of 0 there."""
+    from nbgrader.api import Gradebook
+
+    results = []
+    with Gradebook(workspace.db_url) as gradebook:
+        grades = {g.cell.name: g for g in gradebook.find_submission_notebook(stage, stage, student).grades}
+        for gid, points, hidden in info.tests:
+            grade = grades.get(gid)
+            auto = grade.auto_score if grade is not None and grade.auto_score is not None else 0.0
+            if gid in tainted and auto > 0:
+                grade.manual_score = 0.0
+                grade.needs_manual_grade = True
+                outcome, auto = "no credit (tampering)", 0.0
+            elif gid in not_run:
+                outcome = "not run"
+            else:
+                outcome = "passed" if auto >= points else "failed"
+            results.append(TestResult(gid, "hidden test" if hidden else "test", auto, points, outcome))
+        for gid, points in info.answers:
+            grade = grades.get(gid)
+            blank = grade is not None and grade.auto_score == 0
+            results.append(TestResult(gid, "written answer", 0.0 if blank else None, points,
+                                      "no answer" if blank else "graded by hand"))
+        gradebook.db.commit()
+    return results
+
+
+def gradebook_cells(workspace, stage: str, student: str) -> dict:
+    """{grade_id: scores and flags} of the one submission in the workspace's gradebook."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(workspace.db_url) as gradebook:
+        notebook = gradebook.find_submission_notebook(stage, stage, student)
+        cells = {g.cell.name: {"auto_score": g.auto_score, "manual_score": g.manual_score,
+                               "needs_manual_grade": bool(g.needs_manual_grade)} for g in notebook.grades}
+        for comment in notebook.comments:
+            cells.setdefault(comment.cell.name, {})["auto_comment"] = comment.auto_comment
+    return cells
+
+
+def feedback_notebook(notebook, analysis: Analysis, tainted: set[str], notes: list[str]):
+    """The autograded notebook as the student may see it: check cells removed, hidden tests' error
+    details (tracebacks show their code) and warnings removed, the grader's notes added."""
+    from nbformat import v4
+
+    cells = []
+    for cell in notebook.cells:
+        record = cell.metadata.pop(META, {})
+        if record.get("role") == "check":
+            continue
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if cell.cell_type == "code" and HIDDEN_MARK in cell.source:
+            outputs = []
+            for output in cell.outputs:
+                if output.output_type == "error":
+                    output.traceback = [f"{output.ename}: {output.evalue}",
+                                        "(the details of a failing hidden test are not shown)"]
+                elif output.output_type == "stream" and output.name == "stderr":
+                    continue
+                outputs.append(output)
+            cell.outputs = outputs
+        if gid in tainted:
+            cells.append(v4.new_markdown_cell("**No credit for the next test:** the grader found code that can "
+                                              "make tests pass without being right (see the top of this page). "
+                                              "Your instructor will review this notebook."))
+        cells.append(cell)
+    lines = [f"- {text}" for text in analysis.flags + analysis.events + notes]
+    if lines:
+        title = ("**Flagged for review by your instructor.** The grader found:" if analysis.flags
+                 else "**Notes from the grader:**")
+        cells.insert(0, v4.new_markdown_cell(title + "\n\n" + "\n".join(lines)))
+    notebook.cells = cells
+    return notebook
+
+
+def simple_feedback(path: Path, stage: str, message: str) -> None:
+    """A short page for a notebook that nbgrader could not grade."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(stage)}</title></head>"
+                    f"<body><h1>{html.escape(stage)}</h1><p>{html.escape(message)}</p></body></html>\n",
+                    encoding="utf-8")
