@@ -11,7 +11,7 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 # nbgrader runs `alembic` when it creates a gradebook: the venv's bin/ must be on PATH.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: lab test system-packages notebooks outputs figures check-notebooks catalog grade clean
+.PHONY: lab test system-packages notebooks outputs figures check-notebooks catalog grade bench clean
 
 $(INSTALLED): requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "Python 3.11 is needed (found %d.%d); run: make PYTHON=/path/to/python3.11 ..." % sys.version_info[:2])'
@@ -49,6 +49,11 @@ catalog: $(INSTALLED)
 # Instructor quick start: grade the bundled example class (examples/submissions/) into grading-output/.
 grade: $(INSTALLED)
 	$(VENV)/bin/python -m autograder grade examples/submissions --out grading-output
+
+# Benchmark: the grader against serial nbgrader on a synthetic class (same scores?), then every solution
+# notebook's time and the training's accuracy; writes bench/RESULTS.md. Slow: run on a quiet machine.
+bench: $(INSTALLED)
+	$(VENV)/bin/python -m bench
 
 # Debian packages for the grading sandbox (bubblewrap) and the browser tests (chromium). Without them those
 # tests skip locally; CI (CI=true) needs them. Runs apt-get with sudo unless you are root.

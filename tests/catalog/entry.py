@@ -2,7 +2,8 @@
 
 Three kinds:
 - `mistake`:  a wrong answer. It must lose exactly the points of the tests in `fails`, and the error shown
-              by the first of them (the one the student reads first) must contain the phrase `says`.
+              by the first of them (list first the test whose feedback names the mistake, usually the
+              visible one) must contain the phrase `says`.
 - `correct`:  another right way to write the answer. It must score full marks.
 - `accepted`: a weakness the tests deliberately let through; `why` says why behaviour cannot (or should
               not) catch it. It must score full marks, so the catalog notices if that ever changes.

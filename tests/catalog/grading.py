@@ -56,7 +56,7 @@ class Outcome:
         return problems
 
 
-def test_messages(path: Path) -> dict[str, str]:
+def feedback_of(path: Path) -> dict[str, str]:
     """{grade_id: error text} of the autograded test cells that raised or wrote to stderr."""
     messages = {}
     for cell in nbformat.read(path, as_version=4).cells:
@@ -97,7 +97,7 @@ def grade_stage(stage: str, entries: list[Entry], folder: Path) -> dict[str, Out
         if outcome is None:
             continue  # a student left in a kept folder by an earlier run
         outcome.score, outcome.max_score, outcome.failed = score.score, score.max_score, score.failed_tests
-        outcome.messages = test_messages(workspace.root / "autograded" / score.student / stage / f"{stage}.ipynb")
+        outcome.messages = feedback_of(workspace.root / "autograded" / score.student / stage / f"{stage}.ipynb")
     return outcomes
 
 
