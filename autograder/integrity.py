@@ -13,11 +13,18 @@ away the credit of every graded test that ran after the tampering could have tak
    magics (`%matplotlib`, `%time`, `%timeit`, `?`) are allowed. Tests after the first such cell lose credit.
 
 2. Checks that run in the kernel (autograder/integrity_kernel.py): a baseline cell before all student code,
-   and a check cell before and after every graded test cell. Each check always raises AutograderVerdict
-   with its own random nonce, saying "ok" or "tampered: reasons"; GuardedExecute records the kernel's
-   execute reply of these cells in the notebook's metadata (outside the kernel's reach). A check that
-   reports tampering, or whose verdict is missing or wrong (errors swallowed, asserts stripped, cells
-   skipped or rewritten), takes the credit of the test just before it and of every later test.
+   and a check cell before and after every graded test cell. They compare IPython's machinery, sys hooks,
+   builtins and the torch/numpy/math functions with the baseline, look for notebook-defined classes that
+   override comparisons among the notebook's variables, and read an audit hook's record of file access to
+   the grading folders, programs started and sockets. Each check always raises AutograderVerdict with its
+   own random nonce, saying "ok" or "tampered: reasons"; GuardedExecute records the kernel's execute reply
+   of these cells in the notebook's metadata (outside the kernel's reach). A check that reports tampering,
+   or whose verdict is missing or wrong (errors swallowed, asserts stripped, cells skipped or rewritten),
+   takes the credit of the test it follows (an after-check) or precedes (a before-check), and of every
+   later test. Tests that ran before keep their points.
+
+The instructor reviews flagged notebooks: the zeros are manual scores in the class gradebook
+(autograder/classbook.py), so Formgrader can give the points back after a look.
 
 What this does not stop: code that knows this design and forges verdicts from inside the kernel (it must
 first get past the static scan, which reports every tool needed for that), and reading files when the

@@ -41,14 +41,6 @@ def install(settings):
     modules.pop("matplotlib.pyplot", None)
     torch = modules.get("torch")
     numpy = modules.get("numpy")
-    if torch is not None:  # torch wraps a few of its functions on first use (profiling hooks): let it happen now
-        parameter = torch.nn.Parameter(torch.zeros(1))
-        for optimizer_class in (torch.optim.Adam, torch.optim.SGD):
-            optimizer = optimizer_class([parameter], lr=0.0)
-            parameter.sum().backward()
-            optimizer.step()
-            optimizer.zero_grad()
-        del parameter, optimizer
     watched_classes = []
     if torch is not None:
         nn = torch.nn

@@ -40,7 +40,6 @@ class Limits:
 def job_config(limits: Limits) -> str:
     """Lines for the nbgrader_config.py of a one-notebook workspace."""
     return (f"c.Autograde.autograde_preprocessors = {PREPROCESSORS!r}\n"
-            "c.OverwriteCells.add_missing_cells = True\n"
             f"c.GuardedExecute.timeout = {limits.cell_timeout}\n"
             f"c.GuardedExecute.notebook_timeout = {limits.notebook_timeout}\n"
             f"c.GuardedExecute.max_notebook_output = {limits.output * 1_000_000}\n"
