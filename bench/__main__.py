@@ -42,7 +42,8 @@ def main(argv=None) -> int:
     tee = Tee(sys.stdout)
     print(f"machine: {grading.machine()}\n", file=tee, flush=True)
     print("## Grading: serial nbgrader vs the project's grader\n", file=tee)
-    status = grading.compare(args.students, grading.parse_stages(args.stages), args.jobs, args.keep, stream=tee)
+    status = grading.compare(args.students, grading.parse_stages(args.stages), args.jobs, args.keep,
+                            stream=tee, warm=args.warm)
     if not args.no_notebooks:
         print("\n## Solution notebooks\n", file=tee, flush=True)
         with contextlib.redirect_stdout(tee):

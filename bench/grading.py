@@ -159,9 +159,11 @@ def grade_serial(submissions: Path, stages: list[str], work: Path) -> Run:
     return Run("serial nbgrader autograde", scores, time.perf_counter() - start, memory.megabytes)
 
 
-def grade_project(submissions: Path, stages: list[str], out: Path, jobs: int, extra: list[str] = ()) -> Run:
-    """`python -m autograder grade SUBMISSIONS --out OUT --jobs N --notebooks STAGES`, scores from grades.csv."""
-    command = [sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out),
+def grade_project(submissions: Path, stages: list[str], out: Path, jobs: int, extra: list[str] = (),
+                  module: str = "autograder") -> Run:
+    """`python -m autograder grade SUBMISSIONS --out OUT --jobs N --notebooks STAGES`, scores from grades.csv.
+    module: autograder.warm_jobs runs the same command with pre-imported workers."""
+    command = [sys.executable, "-m", module, "grade", str(submissions), "--out", str(out),
                "--jobs", str(jobs), "--notebooks", ",".join(stages), *extra]
     start = time.perf_counter()
     with PeakMemory() as memory:
@@ -171,7 +173,7 @@ def grade_project(submissions: Path, stages: list[str], out: Path, jobs: int, ex
         raise RuntimeError(f"the grader failed (exit {result.returncode}):\n{result.stdout}{result.stderr}")
     with (out / "grades.csv").open(encoding="utf-8") as handle:
         scores = {(row["student_id"], row["notebook"]): float(row["score"]) for row in csv.DictReader(handle)}
-    return Run(f"autograder grade --jobs {jobs}", scores, seconds, memory.megabytes)
+    return Run(f"{module} grade --jobs {jobs}", scores, seconds, memory.megabytes)
 
 
 def differences(expected: dict, actual: dict, kinds: dict | None = None) -> list[str]:
@@ -206,7 +208,7 @@ def machine() -> str:
 
 
 def compare(students: int, stages: list[str], jobs: int, keep: Path | None = None, extra: list[str] = (),
-            stream=sys.stdout) -> int:
+            stream=sys.stdout, warm: bool = False) -> int:
     """Build, grade both ways, print the table; returns 0 when every score agrees, 1 otherwise."""
     folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="qkv-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -215,15 +217,20 @@ def compare(students: int, stages: list[str], jobs: int, keep: Path | None = Non
     print(f"class: {students} students x {len(stages)} stages ({', '.join(stages)}) = {notebooks} notebooks; "
           f"kinds: " + ", ".join(f"{k} {list(kinds.values()).count(k)}" for k in KINDS), file=stream, flush=True)
     serial = grade_serial(folder / "class", stages, folder / "nbgrader")
-    project = grade_project(folder / "class", stages, folder / "graded", jobs, extra)
+    runs = [serial, grade_project(folder / "class", stages, folder / "graded", jobs, extra)]
+    if warm:
+        runs.append(grade_project(folder / "class", stages, folder / "graded-warm", jobs, extra, "autograder.warm_jobs"))
     print("", file=stream)
     print("| grading | seconds | seconds per student | seconds per notebook | peak memory (MB) |", file=stream)
     print("|---|---|---|---|---|", file=stream)
-    for run in (serial, project):
+    for run in runs:
         print(f"| {run.name} | {run.seconds:.1f} | {run.seconds / students:.2f} | {run.seconds / notebooks:.2f} "
               f"| {run.peak_mb:.0f} |", file=stream)
-    print(f"\nspeed-up (serial nbgrader / grader): {serial.seconds / project.seconds:.2f}x", file=stream)
-    wrong = differences(serial.scores, project.scores, kinds)
+    print("", file=stream)
+    wrong = []
+    for run in runs[1:]:
+        print(f"speed-up of {run.name} over serial nbgrader: {serial.seconds / run.seconds:.2f}x", file=stream)
+        wrong += [f"{run.name}: {line}" for line in differences(serial.scores, run.scores, kinds)]
     if wrong:
         print(f"\nSCORES DIFFER for {len(wrong)} of {notebooks} notebooks:", file=stream)
         for line in wrong:
@@ -248,6 +255,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--students", type=int, default=24, help="students in the class (default 24)")
     parser.add_argument("--stages", help=f"comma-separated stages (default: {','.join(DEFAULT_STAGES)})")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="the grader's --jobs (default: CPUs)")
+    parser.add_argument("--warm", action="store_true",
+                        help="also grade with pre-imported workers (python -m autograder.warm_jobs grade)")
     parser.add_argument("--keep", type=Path, help="build and grade in this folder and keep it (default: a temp folder)")
 
 
@@ -258,7 +267,7 @@ def main(argv=None) -> int:
     if args.students < 1 or args.jobs < 1:
         parser.error("--students and --jobs must be at least 1")
     print(f"machine: {machine()}", flush=True)
-    return compare(args.students, parse_stages(args.stages), args.jobs, args.keep)
+    return compare(args.students, parse_stages(args.stages), args.jobs, args.keep, warm=args.warm)
 
 
 if __name__ == "__main__":

@@ -10,9 +10,11 @@ STAGE = "01_data"
 def test_build_class_mixes_the_kinds(tmp_path):
     kinds = grading.build_class(tmp_path, 4, [STAGE])
     assert sorted(kinds.values()) == sorted(grading.KINDS)
-    sources = {kind: "".join(c.source for c in nbformat.read(tmp_path / s / f"{STAGE}.ipynb", 4).cells)
+    sources = {kind: "".join(c.source for c in nbformat.read(tmp_path / s / f"{STAGE}.ipynb", 4).cells
+                               if c.cell_type == "code")
                for (s, _), kind in kinds.items()}
-    assert "NotImplementedError" in sources["blank"] and "NotImplementedError" not in sources["correct"]
+    stub = "raise NotImplementedError()"
+    assert stub in sources["blank"] and stub not in sources["correct"]
     assert "unfinished line" in sources["broken"]
     assert sources["wrong"] != sources["correct"]
 
