@@ -19,7 +19,7 @@ from pathlib import Path
 from autograder.classbook import autograded_copy, course_folder, write_course
 from autograder.collect import CollectError, collect
 from autograder.course import STAGES, solution_notebook
-from autograder.grade import Job, NotebookResult, grade_notebook, run_job, stop_all_jobs
+from autograder.grade import Job, NotebookResult, grade_notebook, stop_all_jobs
 from autograder.limits import Limits
 from autograder.report import Progress, summary, write_tables
 
@@ -33,22 +33,24 @@ class GradeArgumentError(ValueError):
 
 
 def default_jobs() -> int:
-    """One worker per CPU, at most one per free GB of memory (a kernel with torch takes about 0.5 GB)."""
+    """One worker more than CPUs (a notebook also waits: for nbgrader's messages to the kernel and back), at
+    most one per free GB of memory (a kernel with torch takes about 0.5 GB)."""
     import psutil
 
     free_gb = psutil.virtual_memory().available // 2**30
-    return max(1, min(os.cpu_count() or 1, free_gb))
+    return max(1, min((os.cpu_count() or 1) + 1, free_gb))
 
 
 def stage_grade_ids() -> dict[str, set[str]]:
-    """grade_ids of every stage's cells, from the instructor notebooks (to recognise renamed notebooks)."""
-    import nbformat
+    """grade_ids of every stage's cells, from the instructor notebooks (to recognise renamed notebooks).
+    Plain JSON: these are the course's own files (nbformat's validation would cost a second)."""
+    import json
 
     ids = {}
     for stage in STAGES:
-        notebook = nbformat.read(solution_notebook(stage), as_version=4)
-        ids[stage] = {c.metadata["nbgrader"]["grade_id"] for c in notebook.cells
-                      if c.metadata.get("nbgrader", {}).get("grade_id")}
+        notebook = json.loads(solution_notebook(stage).read_text(encoding="utf-8"))
+        ids[stage] = {c["metadata"]["nbgrader"]["grade_id"] for c in notebook["cells"]
+                      if c.get("metadata", {}).get("nbgrader", {}).get("grade_id")}
     return ids
 
 
@@ -96,7 +98,7 @@ def choose_stages(requested: str | None, found: set[str]) -> list[str]:
 
 
 def make_jobs(collection, stages, template: Path, out: Path, scratch: Path, limits: Limits,
-              sandbox: bool) -> list[Job]:
+              sandbox: bool, warm_kernels: str = "") -> list[Job]:
     """One job per (student, stage); notebooks inside a zip are first copied to the scratch folder."""
     jobs = []
     inputs = scratch / "input"
@@ -118,8 +120,35 @@ def make_jobs(collection, stages, template: Path, out: Path, scratch: Path, limi
             jobs.append(Job(student.student_id, stage, str(source) if source else None, str(template),
                             str(out / "feedback" / student.student_id / f"{stage}.html"),
                             str(scratch / "jobs" / f"{len(jobs):05d}"), limits, sandbox, tuple(notes),
-                            str(autograded_copy(out, student.student_id, stage))))
+                            str(autograded_copy(out, student.student_id, stage)), warm_kernels))
     return jobs
+
+
+def start_servers(scratch: Path, use_sandbox: bool, warm: bool):
+    """The warm servers (autograder/warm_jobs.py, autograder/warm_kernels.py): ([servers], workers' socket or
+    None, kernels' socket or None, a line for the terminal and the summary). A server that cannot start only
+    makes grading slower."""
+    from autograder import warm_jobs, warm_kernels
+
+    servers, sockets, words = [], [None, None], []
+    if not warm:
+        return servers, None, None, "Warm start: off (--cold-kernels): every worker and kernel is a fresh interpreter."
+    for index, (what, start) in enumerate([("workers", warm_jobs.start_server),
+                                           ("kernels", warm_kernels.start_server if use_sandbox else None)]):
+        if start is None:
+            words.append(f"{what} fresh (warm kernels need the sandbox)")
+            continue
+        try:
+            server = start(str(scratch / f"warm-{what}"))
+        except (RuntimeError, OSError) as error:
+            words.append(f"{what} fresh (the server could not start: {error})")
+            continue
+        servers.append(server)
+        sockets[index] = server.socket_path
+        words.append(f"{what} forked warm")
+    line = ("Warm start: " + "; ".join(words) + ". Each notebook still has its own new process and sandbox "
+            "(--cold-kernels: fresh interpreters).")
+    return servers, sockets[0], sockets[1], line
 
 
 def stop_run_processes(marker: str) -> int:
@@ -137,14 +166,18 @@ def stop_run_processes(marker: str) -> int:
     return killed
 
 
-def _execute(jobs: list[Job], workers: int, marker: str, progress: Progress) -> list[NotebookResult]:
-    """Run the jobs, the training stage first (the longest), `workers` at a time."""
+def _execute(jobs: list[Job], workers: int, marker: str, progress: Progress,
+             worker_server: str | None = None) -> list[NotebookResult]:
+    """Run the jobs, the training stage first (the longest), `workers` at a time, each in a fresh process;
+    worker_server: the socket of a server that forks them warm (autograder/warm_jobs.py), or None."""
+    from autograder import warm_jobs
+
     results: list[NotebookResult] = []
 
     def one(job: Job) -> NotebookResult:
         if job.source is None:
             return grade_notebook(job)  # missing: no kernel, no process needed
-        return run_job(job, marker)
+        return warm_jobs.run_job(job, marker, worker_server)
 
     ordered = sorted(jobs, key=lambda j: (j.source is None, -STAGES.index(j.stage), j.student_id))
     pool = ThreadPoolExecutor(max_workers=workers)
@@ -170,7 +203,8 @@ def _execute(jobs: list[Job], workers: int, marker: str, progress: Progress) -> 
 
 
 def grade_class(submissions: Path, out: Path = DEFAULT_OUT, jobs: int | None = None, limits: Limits = Limits(),
-                sandbox: bool = True, notebooks: str | None = None, stream=sys.stdout) -> list[NotebookResult]:
+                sandbox: bool = True, notebooks: str | None = None, stream=sys.stdout,
+                warm: bool = True) -> list[NotebookResult]:
     """Grade every student's notebooks in SUBMISSIONS into `out`; returns one result per (student, stage)."""
     from autograder.workspace import Workspace
 
@@ -189,18 +223,28 @@ def grade_class(submissions: Path, out: Path = DEFAULT_OUT, jobs: int | None = N
           f"grading {', '.join(stages)} with {workers} worker(s).", file=stream, flush=True)
     marker = f"run-{os.getpid()}-{time.time_ns()}"
     scratch = Path(tempfile.mkdtemp(prefix="qkv-grade-"))
+    servers = []
     try:
-        template = Workspace(scratch / "template").create(stages)
-        job_list = make_jobs(collection, stages, template.root, out.resolve(), scratch, limits, use_sandbox)
-        results = _execute(job_list, workers, marker, Progress(len(job_list), stream))
+        # nbgrader makes the template (a process of its own) while the servers start. The servers must be
+        # started by this thread: they die with the thread that started them (PR_SET_PDEATHSIG).
+        with ThreadPoolExecutor(max_workers=1) as background:
+            making = background.submit(Workspace(scratch / "template").create, stages)
+            servers, worker_socket, kernel_socket, warm_line = start_servers(scratch, use_sandbox, warm)
+            template = making.result()
+        print(warm_line, file=stream, flush=True)
+        job_list = make_jobs(collection, stages, template.root, out.resolve(), scratch, limits, use_sandbox,
+                             kernel_socket or "")
+        results = _execute(job_list, workers, marker, Progress(len(job_list), stream), worker_socket)
         _keep_error_logs(results, job_list, out)
         write_course(out, template, results)
     finally:
+        for server in servers:
+            server.stop()
         stop_run_processes(marker)
         shutil.rmtree(scratch, ignore_errors=True)
     names = {s.student_id: s.name for s in collection.students.values()}
     write_tables(out, results, names, collection.inventory)
-    settings = [sandbox_line,
+    settings = [sandbox_line, warm_line,
                 f"Limits: {limits.cell_timeout} s per cell, {limits.notebook_timeout} s per notebook, "
                 f"{limits.memory} MB memory, {limits.output} MB output, {limits.file_size} MB per file; "
                 f"{workers} worker(s)",
@@ -236,10 +280,13 @@ def add_grade_parser(commands) -> None:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
                         help=f"where the results go (default: {DEFAULT_OUT})")
     parser.add_argument("--jobs", type=int, default=None, metavar="N",
-                        help=f"notebooks graded at the same time (default: the number of CPUs, {default_jobs()})")
+                        help=f"notebooks graded at the same time (default: one more than CPUs, {default_jobs()} here)")
     parser.add_argument("--notebooks", metavar="LIST", help="comma-separated stages to grade (default: those found)")
     parser.add_argument("--no-sandbox", action="store_true",
                         help="run student code without the sandbox (only time, memory and file limits)")
+    parser.add_argument("--cold-kernels", action="store_true",
+                        help="start every worker and kernel as a fresh interpreter instead of forking them "
+                             "from servers that have imported nbgrader and torch (slower; the sandbox is the same)")
     limits = parser.add_argument_group("limits of each notebook")
     limits.add_argument("--cell-timeout", type=int, default=defaults.cell_timeout, metavar="SECONDS",
                         help=f"one cell (default: {defaults.cell_timeout})")
@@ -258,7 +305,8 @@ def command_grade(args) -> int:
     try:
         limits = Limits(cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
                         memory=args.memory, output=args.max_output, file_size=args.file_size)
-        results = grade_class(args.submissions, args.out, args.jobs, limits, not args.no_sandbox, args.notebooks)
+        results = grade_class(args.submissions, args.out, args.jobs, limits, not args.no_sandbox, args.notebooks,
+                              warm=not args.cold_kernels)
     except (CollectError, GradeArgumentError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -73,6 +73,7 @@ class Job:
     sandbox: bool = False
     notes: tuple = ()             # what collecting found (e.g. "matched by content")
     instructor_copy: str = ""     # where the autograded notebook goes for the class's nbgrader course
+    warm_kernels: str = ""        # socket of the run's warm-kernel server (sandbox only; "" = fresh kernels)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -146,8 +147,10 @@ def _grade(job: Job) -> NotebookResult:
     submitted.parent.mkdir(parents=True)
     nbformat.write(graded, submitted)
 
-    kernel_setup = sandbox_kernel if job.sandbox else limited_kernel
-    extra_args, extra_env = kernel_setup(scratch / "kernel", job.limits)
+    if job.sandbox:
+        extra_args, extra_env = sandbox_kernel(scratch / "kernel", job.limits, job.warm_kernels or None)
+    else:
+        extra_args, extra_env = limited_kernel(scratch / "kernel", job.limits)
     os.environ.update(KERNEL_ENV)
     os.environ.update(extra_env)
     os.environ["IPYTHONDIR"] = str(scratch / "ipython")  # no startup files from an earlier kernel

@@ -65,10 +65,11 @@ def limited_kernel(scratch: Path, limits: Limits) -> tuple[list[str], dict[str, 
     return [f"--ExecutePreprocessor.kernel_name={LIMITED_KERNEL}"], {"JUPYTER_PATH": str(scratch / "jupyter")}
 
 
-def sandbox_kernel(scratch: Path, limits: Limits) -> tuple[list[str], dict[str, str]]:
-    """With the sandbox: its kernelspec, with these limits (its own defaults for processes and /tmp)."""
+def sandbox_kernel(scratch: Path, limits: Limits, warm_kernels: str | None = None) -> tuple[list[str], dict[str, str]]:
+    """With the sandbox: its kernelspec, with these limits (its own defaults for processes and /tmp);
+    warm_kernels: the socket of a warm-kernel server (autograder/warm_kernels.py), or None."""
     from autograder import sandbox
 
     sandbox_limits = sandbox.Limits(memory=limits.memory, file_size=limits.file_size,
                                     cpu_seconds=limits.notebook_timeout + 60)
-    return sandbox.kernel_setup(scratch, sandbox_limits)
+    return sandbox.kernel_setup(scratch, sandbox_limits, warm_kernels)

@@ -55,12 +55,12 @@ def _python_paths() -> list[str]:
     return sorted(os.path.realpath(p) for p in paths)
 
 
-def _settings(ipc_dir: Path, limits: Limits) -> dict:
+def _settings(ipc_dir: Path, limits: Limits, warm_kernels: str | None = None) -> dict:
     """What the launcher needs; the paths are absolute so it works from any working directory."""
     tools = _tools()
     return {"bwrap": tools["bwrap"], "prlimit": tools["prlimit"], "setpriv": tools.get("setpriv"),
             "python": sys.executable, "read_only": _python_paths(), "ipc_dir": str(ipc_dir),
-            "limits": asdict(limits)}
+            "limits": asdict(limits), "warm_kernels": warm_kernels}
 
 
 def probe() -> tuple[bool, str]:
@@ -93,9 +93,12 @@ def probe() -> tuple[bool, str]:
     return True, f"bubblewrap sandbox: no network, private files, {who}, with resource limits"
 
 
-def kernel_setup(scratch_dir: Path, limits: Limits = Limits()) -> tuple[list[str], dict[str, str]]:
+def kernel_setup(scratch_dir: Path, limits: Limits = Limits(),
+                 warm_kernels: str | None = None) -> tuple[list[str], dict[str, str]]:
     """Extra `nbgrader autograde` arguments and environment variables that run each kernel in the sandbox.
 
+    warm_kernels: the socket of a warm-kernel server (autograder/warm_kernels.py); the kernel is then forked
+    from it into the new sandbox instead of starting a fresh interpreter there (which stays the fallback).
     Writes scratch_dir/sandbox.json (the launcher's settings), scratch_dir/jupyter/kernels/qkv-sandbox/
     kernel.json and creates scratch_dir/ipc, the folder of the kernels' sockets.
     """
@@ -108,7 +111,8 @@ def kernel_setup(scratch_dir: Path, limits: Limits = Limits()) -> tuple[list[str
     ipc_dir.mkdir(parents=True, exist_ok=True)
     ipc_dir.chmod(0o700)
     settings_file = scratch / "sandbox.json"
-    settings_file.write_text(json.dumps(_settings(ipc_dir, limits), indent=1), encoding="utf-8")
+    settings = _settings(ipc_dir, limits, str(Path(warm_kernels).resolve()) if warm_kernels else None)
+    settings_file.write_text(json.dumps(settings, indent=1), encoding="utf-8")
     spec_dir = scratch / "jupyter" / "kernels" / KERNEL_NAME
     spec_dir.mkdir(parents=True, exist_ok=True)
     spec = {
@@ -116,7 +120,8 @@ def kernel_setup(scratch_dir: Path, limits: Limits = Limits()) -> tuple[list[str
         "argv": [sys.executable, "-I", str(LAUNCHER), str(settings_file), "{connection_file}"],
         "display_name": "Python 3 (grading sandbox)",
         "language": "python",
-        "interrupt_mode": "signal",
+        # A warm kernel is not in the launcher's process group: it gets interrupts as messages.
+        "interrupt_mode": "message" if warm_kernels else "signal",
         "metadata": {"debugger": False},
     }
     (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")

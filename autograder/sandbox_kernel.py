@@ -22,6 +22,7 @@ import os
 import signal
 import stat
 import sys
+import time
 
 HOME = "/home/student"
 CONNECTION_FILE = "/run/jupyter/kernel.json"
@@ -164,6 +165,34 @@ def _limits_command(prlimit: str, limits: dict) -> list[str]:
             f"--fsize={int(limits['file_size']) * MB}", f"--nproc={int(limits['processes'])}", "--core=0", "--"]
 
 
+def sandbox_environment(settings: dict) -> dict[str, str]:
+    """The kernel's whole environment inside the sandbox."""
+    environment = {"HOME": HOME, "USER": "student", "LOGNAME": "student", "TMPDIR": "/tmp",
+                   "PATH": os.pathsep.join([os.path.dirname(settings["python"]), "/usr/local/bin", "/usr/bin",
+                                            "/bin"]),
+                   "LANG": "C.UTF-8", "MALLOC_ARENA_MAX": "2", "PYTHONDONTWRITEBYTECODE": "1",
+                   # ipykernel: parent pid 1 means "do not watch the parent, do not print to the terminal".
+                   "JPY_PARENT_PID": "1"}
+    environment.update({name: os.environ[name] for name in ENV_PASSED if name in os.environ})
+    return environment
+
+
+def sandbox_workdir(workdir: str | None) -> str:
+    """Where the copy of the host folder `workdir` is inside the sandbox (HOME when there is none)."""
+    if workdir is None:
+        return HOME
+    return os.path.join(HOME, os.path.basename(os.path.abspath(workdir)) or "notebook")
+
+
+def _rlimits(limits: dict) -> dict[str, tuple[int, int]]:
+    """The limits of _limits_command, for the warm-kernel server (soft, hard)."""
+    cpu = int(limits["cpu_seconds"])
+    memory, file_size = int(limits["memory"]) * MB, int(limits["file_size"]) * MB
+    processes = int(limits["processes"])
+    return {"as": (memory, memory), "cpu": (cpu, cpu + 5), "fsize": (file_size, file_size),
+            "nproc": (processes, processes), "core": (0, 0)}
+
+
 def build_command(settings: dict, workdir: str | None, connection_fd: int | None, inner: list[str],
                   uid: int | None) -> tuple[list[str], list[int]]:
     """The full `bwrap ...` command that runs `inner` in the sandbox, and the file descriptors it inherits.
@@ -195,19 +224,11 @@ def build_command(settings: dict, workdir: str | None, connection_fd: int | None
         fds.append(connection_fd)
         command.parents(CONNECTION_FILE)
         command.add("--perms", "0444", "--file", connection_fd, CONNECTION_FILE)
-    chdir = HOME
+    chdir = sandbox_workdir(workdir)
     if workdir is not None:
-        chdir = os.path.join(HOME, os.path.basename(os.path.abspath(workdir)) or "notebook")
         _copy_folder(command, workdir, chdir, int(limits["tmp_space"]) * MB, fds)
     command.add("--chdir", chdir, "--clearenv")
-    environment = {"HOME": HOME, "USER": "student", "LOGNAME": "student", "TMPDIR": "/tmp",
-                   "PATH": os.pathsep.join([os.path.dirname(settings["python"]), "/usr/local/bin", "/usr/bin",
-                                            "/bin"]),
-                   "LANG": "C.UTF-8", "MALLOC_ARENA_MAX": "2", "PYTHONDONTWRITEBYTECODE": "1",
-                   # ipykernel: parent pid 1 means "do not watch the parent, do not print to the terminal".
-                   "JPY_PARENT_PID": "1"}
-    environment.update({name: os.environ[name] for name in ENV_PASSED if name in os.environ})
-    for name, value in environment.items():
+    for name, value in sandbox_environment(settings).items():
         command.add("--setenv", name, value)
     command.add("--")
     if uid is not None:
@@ -215,6 +236,96 @@ def build_command(settings: dict, workdir: str | None, connection_fd: int | None
                     "--bounding-set=-all", "--no-new-privs", "--")
     command.add(*_limits_command(settings["prlimit"], limits), *inner)
     return command.args, fds
+
+
+class WarmKernelUnavailable(RuntimeError):
+    """The warm-kernel server could not give this sandbox a kernel: start a cold one instead."""
+
+
+def _read_until(fd: int, complete, timeout: float) -> bytes:
+    """Read the pipe `fd` until complete(data) holds (the writers keep it open: no end of file to wait for)."""
+    import select
+
+    data, deadline = b"", time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        if select.select([fd], [], [], left)[0]:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            data += chunk
+            if complete(data):
+                return data
+    raise WarmKernelUnavailable(f"the sandbox did not start ({len(data)} bytes of its status in {timeout:.0f} s)")
+
+
+def _json_object(data: bytes) -> bool:
+    try:
+        json.loads(data)
+        return True
+    except ValueError:
+        return False
+
+
+def _run_warm(settings: dict, connection_file: str, kernel_options: list[str], uid: int | None) -> int:
+    """A new sandbox around a placeholder process; the warm-kernel server (autograder/warm_kernels.py) forks
+    the kernel into it. Returns when the kernel has ended; raises WarmKernelUnavailable before the kernel
+    exists. jupyter_client's signals to this process group end bwrap, and with it everything in the sandbox."""
+    import importlib.util
+    import subprocess
+
+    spec = importlib.util.spec_from_file_location("warm_kernels", os.path.join(os.path.dirname(__file__),
+                                                                              "warm_kernels.py"))
+    warm_kernels = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(warm_kernels)
+    ready_r, ready_w = os.pipe()
+    info_r, info_w = os.pipe()
+    hold_r, hold_w = os.pipe()
+    # The placeholder: says it runs (all mounts done), then waits until this launcher closes its stdin.
+    holder = [settings["python"], "-I", "-S", "-c", f"import os; os.write({ready_w}, b'r'); os.read(0, 1)"]
+    connection_fd = _inheritable(os.open(connection_file, os.O_RDONLY))
+    command, fds = build_command(settings, os.getcwd(), connection_fd, holder, uid)  # SandboxSetupError: no kernel
+    command[1:1] = ["--info-fd", str(info_w)]
+    process = subprocess.Popen(command, pass_fds=[*fds, ready_w, info_w], stdin=hold_r)
+    for fd in [*fds, ready_w, info_w, hold_r]:
+        os.close(fd)
+    try:
+        target = json.loads(_read_until(info_r, _json_object, 60))["child-pid"]
+        _read_until(ready_r, lambda data: data == b"r", 60)
+        request = {"target": target, "uid": uid, "rlimits": _rlimits(settings["limits"]),
+                   "env": sandbox_environment(settings), "cwd": sandbox_workdir(os.getcwd()),
+                   "argv": kernel_options}
+        try:
+            kernel = warm_kernels.request_kernel(settings["warm_kernels"], request, [1, 2])
+        except warm_kernels.KernelRefused as error:
+            raise WarmKernelUnavailable(str(error)) from error
+    except (WarmKernelUnavailable, ValueError, KeyError) as error:
+        process.kill()
+        process.wait()
+        os.close(hold_w)
+        if isinstance(error, WarmKernelUnavailable):
+            raise
+        raise WarmKernelUnavailable(f"bwrap gave no process id ({error})") from error
+    finally:
+        os.close(ready_r)
+        os.close(info_r)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # interrupts reach the kernel as messages (interrupt_mode)
+    code = kernel.wait()
+    if code is None:  # the server is gone; so is the kernel (it lived in the server's process tree) or soon
+        try:
+            pidfd = os.pidfd_open(kernel.pid)
+        except ProcessLookupError:
+            pidfd = None
+        if pidfd is not None:
+            import select
+
+            select.select([pidfd], [], [])
+            os.close(pidfd)
+        code = 1
+    os.close(hold_w)  # the placeholder exits, and bwrap with it
+    process.wait()
+    # Exit as bwrap would for a kernel started inside it: the kernel's code, 128 + N for a kernel killed by
+    # signal N (the grader names the signal: a segmentation fault, memory, CPU time).
+    return 128 - code if code < 0 else code
 
 
 def main(argv: list[str]) -> int:
@@ -225,11 +336,20 @@ def main(argv: list[str]) -> int:
         return 2
     with open(argv[1], encoding="utf-8") as handle:
         settings = json.load(handle)
-    connection_fd = _inheritable(os.open(argv[2], os.O_RDONLY))
-    kernel = [settings["python"], "-m", "ipykernel_launcher", "-f", CONNECTION_FILE, *argv[3:]]
+    kernel_options = ["-f", CONNECTION_FILE, *argv[3:]]
+    kernel = [settings["python"], "-m", "ipykernel_launcher", *kernel_options]
     uid = sandbox_uid()
     if uid is not None:
         os.chown(settings["ipc_dir"], uid, uid)  # the kernel creates its sockets there; nobody else may
+    if settings.get("warm_kernels"):
+        try:
+            return _run_warm(settings, argv[2], kernel_options, uid)
+        except WarmKernelUnavailable as error:
+            print(f"sandbox: no warm kernel ({error}); starting a fresh interpreter", file=sys.stderr, flush=True)
+        except (SandboxSetupError, OSError) as error:
+            print(f"sandbox: {error}", file=sys.stderr)
+            return 1
+    connection_fd = _inheritable(os.open(argv[2], os.O_RDONLY))
     try:
         command, _ = build_command(settings, os.getcwd(), connection_fd, kernel, uid)
     except (SandboxSetupError, OSError) as error:

@@ -1,95 +1,225 @@
-"""run_job with pre-imported workers: each notebook still gets a fresh process, forked from a server that
-has already imported the grader and nbgrader (about 4 s per notebook on a busy 2-core machine).
+"""Grading workers that start warm: each notebook still gets a fresh process of its own, forked from a
+server that has already imported the grader and nbgrader (a fresh `python` spends about 2 s on that).
 
-`run_job(job, marker)` is a drop-in for autograder.grade.run_job. It uses multiprocessing's forkserver:
-one server process imports WARM_MODULES once; every job is a new process forked from it, in its own session
-(so the whole group, kernel included, can be killed), with stdout/stderr going to the job's log and the
-same hard time limit and result handling as run_job. Student code never runs in the server: it runs in the
-kernel that the forked worker starts, exactly as before. Linux/macOS only (fork).
+`start_server(folder)` starts `python -m autograder.warm_jobs SOCKET READY_FD`, which imports WARM_MODULES
+once. `run_job(job, marker, socket_path)` does what autograder.grade.run_job does (a process with a hard
+time limit, its log, its result file; a crash is an `error` row), but the process is forked by that server:
+in its own session (so the whole group can be killed, also by Ctrl-C through grade.stop_all_jobs), with
+stdout/stderr going to the job's log. Student code never runs in the server or in the worker: it runs in
+the kernel that the worker starts in the sandbox. Without a server (socket_path None or it does not answer)
+the job runs in a fresh interpreter (grade.run_job). Linux/macOS only (fork).
+
+Protocol (one unix-socket connection per job): the client sends one JSON line {job, result, log, marker};
+the server answers "<pid>\\n"; the worker itself writes "exit <code>\\n" to the same connection when it ends.
+A connection that closes without it means the worker was killed or crashed.
 """
 import json
-import multiprocessing
 import os
 import signal
+import socket
 import sys
 from pathlib import Path
 
 from autograder import grade
-from autograder.course import ROOT
 
 WARM_MODULES = ["autograder.grade", "autograder.submission", "autograder.integrity", "autograder.outcome",
-                "autograder.workspace", "autograder.guarded_execute", "autograder.sandbox", "nbformat",
-                "nbgrader.apps", "nbgrader.api", "nbgrader.converters", "nbgrader.preprocessors",
-                "nbconvert", "jupyter_client", "psutil", "sqlalchemy"]
-_context = None
+                "autograder.workspace", "autograder.guarded_execute", "autograder.sandbox", "autograder.limits",
+                "nbformat", "nbgrader.apps", "nbgrader.api", "nbgrader.converters", "nbgrader.preprocessors",
+                "nbconvert", "nbconvert.exporters", "jupyter_client", "nbclient", "psutil", "sqlalchemy", "bs4"]
 
 
-def _forkserver():
-    global _context
-    if _context is None:
-        _context = multiprocessing.get_context("forkserver")
-        _context.set_forkserver_preload(WARM_MODULES)
-    return _context
+class _Worker:
+    """A running worker as grade._RUNNING knows processes: by pid (its process group)."""
+
+    def __init__(self, pid: int):
+        self.pid = pid
 
 
-def _child(job_file: str, result_file: str, log_file: str, marker: str) -> None:
-    """In the forked worker: a session of its own, output to the log, then what `python -m autograder.grade` does."""
-    os.setsid()
-    log = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    os.environ["AUTOGRADER_RUN"] = marker
-    from time import monotonic
-
-    grade._STARTED = monotonic()  # the log's clock starts with the job, not with the server
-    sys.exit(grade._main(["autograder.grade", job_file, result_file]))
-
-
-def run_job(job: grade.Job, run_marker: str = "") -> grade.NotebookResult:
-    """grade_notebook(job) in a fresh forked process with a hard time limit; never raises."""
+def run_job(job: grade.Job, run_marker: str = "", socket_path: str | None = None) -> grade.NotebookResult:
+    """grade_notebook(job) in a fresh process forked by the worker server, with a hard time limit; never raises."""
+    if not socket_path:
+        return grade.run_job(job, run_marker)
     scratch = Path(job.scratch)
     scratch.mkdir(parents=True, exist_ok=True)
     job_file, result_file = scratch / "job.json", scratch / "result.json"
     log_file = scratch.parent / f"{scratch.name}.log"
     job_file.write_text(job.to_json(), encoding="utf-8")
     hard_limit = job.limits.notebook_timeout + 300
+    request = {"job": str(job_file), "result": str(result_file), "log": str(log_file), "marker": run_marker}
     try:
-        process = _forkserver().Process(target=_child, args=(str(job_file), str(result_file), str(log_file),
-                                                               run_marker))
-        process.start()
-    except Exception as error:  # the server could not start: fall back to a plain process
-        print(f"warm_jobs: {error}; using a fresh interpreter", file=sys.stderr)
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        connection.settimeout(60)
+        connection.connect(socket_path)
+        connection.sendall(json.dumps(request).encode() + b"\n")
+        reader = connection.makefile("rb")
+        pid = int(reader.readline())
+    except (OSError, ValueError) as error:  # no server: the same job in a fresh interpreter
+        print(f"warm_jobs: the worker server did not answer ({error}); using a fresh interpreter", file=sys.stderr)
         return grade.run_job(job, run_marker)
-    process.join(hard_limit)
-    if process.is_alive():
-        _kill_group(process.pid)
-        process.join()
-        return grade._failed(job, "timeout", f"grading took longer than {hard_limit} s and was stopped")
-    _kill_group(process.pid)  # anything the worker left in its session
-    if process.exitcode != 0 or not result_file.exists():
-        return grade._failed(job, "error", f"the grading process ended with exit code {process.exitcode}")
+    worker = _Worker(pid)
+    grade._RUNNING.add(worker)  # Ctrl-C: grade.stop_all_jobs kills its process group
+    try:
+        connection.settimeout(hard_limit)
+        try:
+            ending = reader.readline()
+        except TimeoutError:
+            grade._kill_group(worker)
+            return grade._failed(job, "timeout", f"grading took longer than {hard_limit} s and was stopped")
+    finally:
+        grade._RUNNING.discard(worker)
+        reader.close()
+        connection.close()
+    grade._kill_group(worker)  # anything the worker left in its session
+    code = ending.split()[1].decode() if ending.startswith(b"exit ") else "unknown (the worker was killed)"
+    if code != "0" or not result_file.exists():
+        return grade._failed(job, "error", f"the grading process ended with exit code {code}")
     try:
         return grade.NotebookResult.from_dict(json.loads(result_file.read_text(encoding="utf-8")))
     except (ValueError, TypeError) as error:
         return grade._failed(job, "error", f"the grading process left an unreadable result ({error})")
 
 
-def _kill_group(pid: int) -> None:
+# -- the server ------------------------------------------------------------------------------------------------
+
+def _work(connection: socket.socket, request: dict) -> None:
+    """In the forked worker: a session of its own, output to the log, then what `python -m autograder.grade`
+    does; its exit code goes back over the connection. Never returns."""
+    code = 1
     try:
-        os.killpg(pid, signal.SIGKILL)
-    except OSError:
+        os.setsid()
+        log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.close(log)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.environ["AUTOGRADER_RUN"] = request["marker"]
+        from time import monotonic
+
+        grade._STARTED = monotonic()  # the log's clock starts with the job, not with the server
+        code = grade._main(["autograder.grade", request["job"], request["result"]])
+    except SystemExit as exit:
+        code = exit.code if isinstance(exit.code, int) else 1
+    except BaseException:
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            connection.sendall(f"exit {code}\n".encode())
+        except OSError:
+            pass
+        os._exit(code)
+
+
+def _reap(*_):
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+    except ChildProcessError:
         pass
 
 
-def main(argv=None) -> int:
-    """`python -m autograder.warm_jobs grade ...`: the grader's command line with warm workers."""
-    from autograder import batch, warm_jobs
-    from autograder.__main__ import main as cli
+def share_compiled_templates() -> None:
+    """Give every nbconvert template environment of this process one in-memory Jinja bytecode cache (Jinja's
+    own BytecodeCache interface; entries are checked against the template's source). The server compiles
+    nbgrader's feedback templates once in warm_up(); every forked worker then renders without compiling."""
+    import jinja2
+    from nbconvert.exporters import templateexporter
 
-    os.environ.setdefault("PYTHONPATH", str(ROOT))
-    batch.run_job = warm_jobs.run_job  # the module's own function (picklable), not __main__'s
-    return cli(argv)
+    class MemoryBytecodeCache(jinja2.BytecodeCache):
+        def __init__(self):
+            self.store = {}
+
+        def load_bytecode(self, bucket):
+            if bucket.key in self.store:
+                bucket.bytecode_from_string(self.store[bucket.key])
+
+        def dump_bytecode(self, bucket):
+            self.store[bucket.key] = bucket.bytecode_to_string()
+
+    cache = MemoryBytecodeCache()
+    create = templateexporter.TemplateExporter._create_environment
+
+    def create_with_cache(self):
+        environment = create(self)
+        environment.bytecode_cache = cache
+        return environment
+
+    templateexporter.TemplateExporter._create_environment = create_with_cache
+
+
+def warm_up() -> None:
+    """Fill once the caches that every job would fill again: the jsonschema validator of nbformat, pygments'
+    compiled lexers, the regular expressions and lazy imports of nbconvert's HTML export with nbgrader's
+    feedback template. Only the instructor's own example notebook goes through it."""
+    import nbformat
+    from nbconvert import HTMLExporter
+    from nbgrader.converters import generate_feedback
+
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell("# A *title*\n\nSome `code`, a [link](#x), $x^2$ and a list:\n\n- one\n- two"),
+        nbformat.v4.new_code_cell("import math\nprint(f'{math.pi:.2f}')  # a comment\nx = [1, 2.5, 'three', None]",
+                                  outputs=[nbformat.v4.new_output("stream", text="3.14\n"),
+                                           nbformat.v4.new_output("error", ename="AssertionError", evalue="no",
+                                                                  traceback=["\x1b[0;31mAssertionError\x1b[0m: no"])])])
+    nbformat.validate(nbformat.reads(nbformat.writes(notebook), as_version=4))
+    import nbgrader.api  # noqa: F401  (its ORM classes)
+    from sqlalchemy.orm import configure_mappers
+
+    configure_mappers()
+    formgrader = os.path.join(os.path.dirname(generate_feedback.__file__), "..", "server_extensions", "formgrader")
+    css = os.path.join(formgrader, "static", "node_modules", "bootstrap", "dist", "css")
+    HTMLExporter(template_name="feedback", extra_template_basedirs=[os.path.abspath(os.path.join(formgrader, "templates"))],
+                 extra_template_paths=[os.path.abspath(css)]).from_notebook_node(  # as GenerateFeedback does
+        notebook, {"nbgrader": {"notebook": "warm-up", "score": 1.0, "max_score": 2.0, "late_penalty": 0.0}})
+
+
+def serve(socket_path: str, ready_fd: int) -> int:
+    import ctypes
+    import importlib
+
+    ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: gone with the grader
+    for name in WARM_MODULES:
+        importlib.import_module(name)
+    try:
+        share_compiled_templates()
+        warm_up()
+    except Exception as error:  # only speed is lost
+        print(f"warm_jobs: warm-up failed: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(socket_path)
+    os.chmod(socket_path, 0o600)
+    listener.listen(64)
+    signal.signal(signal.SIGCHLD, _reap)
+    os.write(ready_fd, b"ready\n")
+    os.close(ready_fd)
+    while True:
+        connection, _ = listener.accept()
+        with connection:
+            try:
+                request = json.loads(connection.makefile("rb").readline())
+            except (OSError, ValueError):
+                continue
+            pid = os.fork()
+            if pid == 0:
+                listener.close()
+                _work(connection, request)
+            try:
+                connection.sendall(f"{pid}\n".encode())
+            except OSError:
+                pass
+
+
+def start_server(folder: str):
+    """Start the worker server (socket in `folder`); returns a warm_kernels.Server. Raises RuntimeError."""
+    from autograder.course import ROOT
+    from autograder.warm_kernels import launch
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return launch("warm-jobs", folder, [sys.executable, "-m", "autograder.warm_jobs"], env)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(serve(sys.argv[1], int(sys.argv[2])))

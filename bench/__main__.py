@@ -37,13 +37,13 @@ def main(argv=None) -> int:
     parser.add_argument("--no-notebooks", action="store_true", help="skip timing the solution notebooks")
     parser.add_argument("--results", type=Path, default=RESULTS, help=f"where the tables go (default: {RESULTS})")
     args = parser.parse_args(argv)
-    if args.students < 1 or args.jobs < 1:
+    if args.students < 1 or (args.jobs is not None and args.jobs < 1):
         parser.error("--students and --jobs must be at least 1")
     tee = Tee(sys.stdout)
     print(f"machine: {grading.machine()}\n", file=tee, flush=True)
     print("## Grading: serial nbgrader vs the project's grader\n", file=tee)
     status = grading.compare(args.students, grading.parse_stages(args.stages), args.jobs, args.keep,
-                            stream=tee, warm=args.warm)
+                            stream=tee, also_cold=args.also_cold)
     if not args.no_notebooks:
         print("\n## Solution notebooks\n", file=tee, flush=True)
         with contextlib.redirect_stdout(tee):

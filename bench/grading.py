@@ -26,6 +26,7 @@ from pathlib import Path
 
 import nbformat
 
+from autograder.batch import default_jobs
 from autograder.course import ROOT, STAGES
 
 KINDS = ("correct", "wrong", "broken", "blank")
@@ -159,11 +160,11 @@ def grade_serial(submissions: Path, stages: list[str], work: Path) -> Run:
     return Run("serial nbgrader autograde", scores, time.perf_counter() - start, memory.megabytes)
 
 
-def grade_project(submissions: Path, stages: list[str], out: Path, jobs: int, extra: list[str] = (),
-                  module: str = "autograder") -> Run:
-    """`python -m autograder grade SUBMISSIONS --out OUT --jobs N --notebooks STAGES`, scores from grades.csv.
-    module: autograder.warm_jobs runs the same command with pre-imported workers."""
-    command = [sys.executable, "-m", module, "grade", str(submissions), "--out", str(out),
+def grade_project(submissions: Path, stages: list[str], out: Path, jobs: int, extra: list[str] = ()) -> Run:
+    """`python -m autograder grade SUBMISSIONS --out OUT --jobs N --notebooks STAGES [extra]`, scores from
+    OUT/grades.csv."""
+    jobs = jobs or default_jobs()
+    command = [sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out),
                "--jobs", str(jobs), "--notebooks", ",".join(stages), *extra]
     start = time.perf_counter()
     with PeakMemory() as memory:
@@ -173,7 +174,7 @@ def grade_project(submissions: Path, stages: list[str], out: Path, jobs: int, ex
         raise RuntimeError(f"the grader failed (exit {result.returncode}):\n{result.stdout}{result.stderr}")
     with (out / "grades.csv").open(encoding="utf-8") as handle:
         scores = {(row["student_id"], row["notebook"]): float(row["score"]) for row in csv.DictReader(handle)}
-    return Run(f"{module} grade --jobs {jobs}", scores, seconds, memory.megabytes)
+    return Run(" ".join(["autograder grade", f"--jobs {jobs}", *extra]), scores, seconds, memory.megabytes)
 
 
 def differences(expected: dict, actual: dict, kinds: dict | None = None) -> list[str]:
@@ -208,7 +209,7 @@ def machine() -> str:
 
 
 def compare(students: int, stages: list[str], jobs: int, keep: Path | None = None, extra: list[str] = (),
-            stream=sys.stdout, warm: bool = False) -> int:
+            stream=sys.stdout, also_cold: bool = False) -> int:
     """Build, grade both ways, print the table; returns 0 when every score agrees, 1 otherwise."""
     folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="qkv-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -218,8 +219,8 @@ def compare(students: int, stages: list[str], jobs: int, keep: Path | None = Non
           f"kinds: " + ", ".join(f"{k} {list(kinds.values()).count(k)}" for k in KINDS), file=stream, flush=True)
     serial = grade_serial(folder / "class", stages, folder / "nbgrader")
     runs = [serial, grade_project(folder / "class", stages, folder / "graded", jobs, extra)]
-    if warm:
-        runs.append(grade_project(folder / "class", stages, folder / "graded-warm", jobs, extra, "autograder.warm_jobs"))
+    if also_cold:
+        runs.append(grade_project(folder / "class", stages, folder / "graded-cold", jobs, [*extra, "--cold-kernels"]))
     print("", file=stream)
     print("| grading | seconds | seconds per student | seconds per notebook | peak memory (MB) |", file=stream)
     print("|---|---|---|---|---|", file=stream)
@@ -254,9 +255,9 @@ def parse_stages(text: str | None) -> list[str]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--students", type=int, default=24, help="students in the class (default 24)")
     parser.add_argument("--stages", help=f"comma-separated stages (default: {','.join(DEFAULT_STAGES)})")
-    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="the grader's --jobs (default: CPUs)")
-    parser.add_argument("--warm", action="store_true",
-                        help="also grade with pre-imported workers (python -m autograder.warm_jobs grade)")
+    parser.add_argument("--jobs", type=int, default=None, help="the grader's --jobs (default: the grader's own)")
+    parser.add_argument("--also-cold", action="store_true",
+                        help="also grade with --cold-kernels (every kernel a fresh interpreter)")
     parser.add_argument("--keep", type=Path, help="build and grade in this folder and keep it (default: a temp folder)")
 
 
@@ -264,10 +265,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
     args = parser.parse_args(argv)
-    if args.students < 1 or args.jobs < 1:
+    if args.students < 1 or (args.jobs is not None and args.jobs < 1):
         parser.error("--students and --jobs must be at least 1")
     print(f"machine: {machine()}", flush=True)
-    return compare(args.students, parse_stages(args.stages), args.jobs, args.keep, warm=args.warm)
+    return compare(args.students, parse_stages(args.stages), args.jobs, args.keep, also_cold=args.also_cold)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from nbclient.exceptions import DeadKernelError
 from nbconvert.preprocessors import ExecutePreprocessor
 from traitlets.config.loader import KVArgParseConfigLoader
 
-from autograder import sandbox
+from autograder import sandbox, warm_kernels
 from autograder.course import ROOT, solution_notebook
 from autograder.workspace import Workspace
 
@@ -38,11 +38,28 @@ def ready():
         pytest.skip(reason)
 
 
-@pytest.fixture
-def scratch(ready):
-    """A short-named scratch folder (unix socket paths are limited to about 100 characters)."""
+@pytest.fixture(scope="module")
+def warm_server(ready):
+    """A warm-kernel server (autograder/warm_kernels.py) for the tests of the `warm` kind."""
+    folder = tempfile.mkdtemp(prefix="wk-test-")
+    with warm_kernels.start_server(folder) as server:
+        yield server
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+WARM_SOCKET = None  # set by `scratch`: the warm-kernel server that run() uses, or None for cold kernels
+
+
+@pytest.fixture(params=["cold", "warm"])
+def scratch(ready, request):
+    """A short-named scratch folder (unix socket paths are limited to about 100 characters). Every test that
+    starts kernels runs twice: with kernels started fresh in the sandbox, and forked into it by the
+    warm-kernel server; the sandbox must hold the same in both."""
+    global WARM_SOCKET
+    WARM_SOCKET = request.getfixturevalue("warm_server").socket_path if request.param == "warm" else None
     folder = Path(tempfile.mkdtemp(prefix="sbx-test-"))
     yield folder
+    WARM_SOCKET = None
     shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -58,9 +75,11 @@ def folder(tmp_path):
 def run(scratch: Path, folder: Path, cells: list[str], limits=sandbox.Limits(), timeout=60, **options) -> list[str]:
     """Execute `cells` in one sandboxed kernel started in `folder`; returns each cell's text output
     (stdout, stderr, and 'ErrorName: value' for an exception)."""
-    args, env = sandbox.kernel_setup(scratch, limits)
+    args, env = sandbox.kernel_setup(scratch, limits, WARM_SOCKET)
     config = KVArgParseConfigLoader(args).load_config()
-    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in cells])
+    # The first cell tells a warm kernel (torch imported before any cell ran) from a cold one.
+    probe = "import sys\nprint('torch' in sys.modules, end='')"
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in [probe, *cells]])
     with mock.patch.dict(os.environ, env):
         ExecutePreprocessor(config=config, timeout=timeout, allow_errors=True, **options).preprocess(
             notebook, {"metadata": {"path": str(folder)}})
@@ -73,6 +92,8 @@ def run(scratch: Path, folder: Path, cells: list[str], limits=sandbox.Limits(), 
             elif output.output_type == "error":
                 text += f"{output.ename}: {output.evalue}\n"
         texts.append(text)
+    kind = texts.pop(0)
+    assert kind in ("", "True" if WARM_SOCKET else "False"), f"expected a {'warm' if WARM_SOCKET else 'cold'} kernel"
     return texts
 
 
@@ -203,7 +224,8 @@ print(json.dumps(dict(names=names, found=found, upwards=upwards, opened=opened, 
     assert all(result in ("FileNotFoundError", "IsADirectoryError", "PermissionError")
                for result in report["opened"].values()), report["opened"]
     assert report["opened"][str(course)] == "FileNotFoundError"
-    assert str(report["ppid"]) in report["proc_cwd"]       # the parent's cwd was tried
+    # The parent's cwd was tried; a warm kernel's parent is outside its PID namespace (getppid() is 0).
+    assert str(report["ppid"]) in report["proc_cwd"] or (WARM_SOCKET and report["ppid"] == 0)
     assert "gradebook.db" not in json.dumps(report["proc_cwd"])
     # The only host folders under the repository, HOME and / are the Python installation and the venv.
     python = [Path(p) for p in sandbox._python_paths()]
@@ -292,7 +314,7 @@ def test_setsid_child_dies_with_the_kernel(scratch, folder):
         seen_while_running.append(host_processes_with(marker))
 
     run(scratch, folder, [start], on_cell_executed=look)
-    assert len(seen_while_running[0]) >= 2       # `setsid sleep`, and the daemon (its parent has exited)
+    assert len(seen_while_running[-1]) >= 2       # `setsid sleep`, and the daemon (its parent has exited)
     deadline = time.monotonic() + 10
     while host_processes_with(marker) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -369,7 +391,7 @@ def test_nbgrader_autograde_runs_the_kernel_in_the_sandbox(scratch, tmp_path, mo
     submitted = tmp_path / "alice.ipynb"
     nbformat.write(notebook, submitted)
     workspace.submit("alice", stage, submitted)
-    args, env = sandbox.kernel_setup(scratch, sandbox.Limits())
+    args, env = sandbox.kernel_setup(scratch, sandbox.Limits(), WARM_SOCKET)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     workspace.nbgrader("autograde", stage, "--force", *args)
@@ -379,3 +401,122 @@ def test_nbgrader_autograde_runs_the_kernel_in_the_sandbox(scratch, tmp_path, mo
     text = "".join(o.get("text", "") for o in graded.cells[-1].outputs)
     assert "no gradebook: FileNotFoundError" in text
     assert f"host: sandbox /home/student/{stage}" in text
+
+
+# --- warm kernels (autograder/warm_kernels.py) -------------------------------------------------------------
+
+KERNEL_PORTRAIT = """
+import json, os, resource, sys, numpy
+status = dict(line.split(":\\t", 1) for line in open("/proc/self/status").read().splitlines() if ":\\t" in line)
+print(json.dumps({"env": dict(os.environ), "path": sys.path, "cwd": os.getcwd(), "uid_base": os.getuid() // 10**9,
+                  "limits": [resource.getrlimit(getattr(resource, n)) for n in
+                             ("RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_FSIZE", "RLIMIT_NPROC", "RLIMIT_CORE")],
+                  "caps": [status[k].strip() for k in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")],
+                  "no_new_privs": status["NoNewPrivs"].strip(), "random": numpy.random.randint(1 << 30),
+                  "hostname": os.uname().nodename, "flags": [sys.flags.safe_path, sys.flags.no_user_site]}))
+"""
+
+
+def test_a_warm_kernel_starts_like_a_cold_one(ready, warm_server, folder):
+    """Same environment, sys.path, limits, uid, capabilities (none) as a kernel started fresh in the sandbox;
+    its own random seeds."""
+    global WARM_SOCKET
+    portraits = {}
+    for kind, socket_path in [("cold", None), ("warm", warm_server.socket_path), ("warm again", warm_server.socket_path)]:
+        WARM_SOCKET = socket_path
+        scratch = Path(tempfile.mkdtemp(prefix="sbx-test-"))
+        try:
+            [out] = run(scratch, folder, [KERNEL_PORTRAIT])
+        finally:
+            WARM_SOCKET = None
+            shutil.rmtree(scratch, ignore_errors=True)
+        portraits[kind] = last_json(out)
+    cold, warm, again = portraits["cold"], portraits["warm"], portraits["warm again"]
+    cold["env"].pop("PWD", None)  # set by bwrap's --chdir for the process it starts; a warm kernel is forked
+    assert warm["env"] == cold["env"]
+    for key in ("path", "cwd", "uid_base", "limits", "caps", "no_new_privs", "hostname", "flags"):
+        assert warm[key] == cold[key], key
+    assert set(warm["caps"]) == {"0000000000000000"} and warm["no_new_privs"] == "1"
+    assert warm["random"] != again["random"]
+
+
+def test_without_its_server_a_warm_kernel_starts_cold(ready, folder, capfd):
+    global WARM_SOCKET
+    scratch = Path(tempfile.mkdtemp(prefix="sbx-test-"))
+    WARM_SOCKET = str(scratch / "no-server.sock")
+    try:
+        run(scratch, folder, ["print('graded anyway')"])  # run() asserts the kernel is warm: it is not
+    except AssertionError as error:
+        assert "expected a warm kernel" in str(error)
+    else:
+        pytest.fail("a kernel without its server claimed to be warm")
+    finally:
+        WARM_SOCKET = None
+        shutil.rmtree(scratch, ignore_errors=True)
+    assert "no warm kernel" in capfd.readouterr().err
+
+
+def test_warm_kernels_of_two_students_do_not_see_each_other(ready, warm_server, tmp_path):
+    """Two warm kernels at the same time: neither sees the other's processes or files."""
+    import threading
+
+    global WARM_SOCKET
+    marker = uuid.uuid4().hex
+    folders = []
+    for student in ("alice", "bob"):
+        path = tmp_path / student / "01_stage"
+        path.mkdir(parents=True)
+        (path / f"{student}-{marker}.txt").write_text(student)
+        folders.append(path)
+    WARM_SOCKET = warm_server.socket_path
+    scratches = [Path(tempfile.mkdtemp(prefix="sbx-test-")) for _ in folders]
+    outputs = {}
+    look = ("import json, os, time\nseen = []\n"
+            "for _ in range(30):\n"
+            "    for pid in filter(str.isdigit, os.listdir('/proc')):\n"
+            "        try:\n            seen.append(open(f'/proc/{pid}/cmdline', 'rb').read().decode(errors='replace'))\n"
+            "        except OSError:\n            pass\n"
+            "    time.sleep(0.1)\n"
+            "found = [top + '/' + name for top, _, names in os.walk('/home') for name in names]\n"
+            "print(json.dumps([os.getuid(), sorted(set(seen)), found]))")
+    try:
+        threads = [threading.Thread(target=lambda i=i: outputs.__setitem__(i, run(scratches[i], folders[i], [look])))
+                   for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+    finally:
+        WARM_SOCKET = None
+        for scratch in scratches:
+            shutil.rmtree(scratch, ignore_errors=True)
+    (uid_a, procs_a, files_a), (uid_b, procs_b, files_b) = (last_json(outputs[i][0]) for i in range(2))
+    assert [f for f in files_a if marker in f] == [f"/home/student/01_stage/alice-{marker}.txt"]
+    assert [f for f in files_b if marker in f] == [f"/home/student/01_stage/bob-{marker}.txt"]
+    assert len(procs_a) <= 3 and len(procs_b) <= 3, (procs_a, procs_b)  # bwrap's init, the placeholder, the kernel
+    if os.geteuid() == 0:
+        assert uid_a != uid_b
+
+
+@pytest.mark.parametrize("stage", ["01_data", "05_module"])
+def test_a_solution_notebook_gives_the_same_outputs_warm_and_cold(ready, warm_server, stage, tmp_path):
+    """Every code cell: the same kinds of output (streams, figures, errors) and the same text, whether the
+    kernel was started fresh or forked warm (figures too: the inline backend hooks into the forked shell)."""
+    global WARM_SOCKET
+    seen = {}
+    for kind, socket_path in [("cold", None), ("warm", warm_server.socket_path)]:
+        WARM_SOCKET = socket_path
+        scratch = Path(tempfile.mkdtemp(prefix="sbx-test-"))
+        try:
+            args, env = sandbox.kernel_setup(scratch, sandbox.Limits(), socket_path)
+            notebook = nbformat.read(solution_notebook(stage), as_version=4)
+            with mock.patch.dict(os.environ, env):
+                ExecutePreprocessor(config=KVArgParseConfigLoader(args).load_config(), timeout=120).preprocess(
+                    notebook, {"metadata": {"path": str(tmp_path)}})
+        finally:
+            WARM_SOCKET = None
+            shutil.rmtree(scratch, ignore_errors=True)
+        seen[kind] = [[(o.output_type, o.get("name"), sorted(o.get("data", {})), o.get("text")) for o in cell.outputs]
+                      for cell in notebook.cells if cell.cell_type == "code"]
+    assert seen["warm"] == seen["cold"]
+    assert any("image/png" in kinds for cell in seen["warm"] for _, _, kinds, _ in cell)
