@@ -47,6 +47,7 @@ RLIMITS = {"as": resource.RLIMIT_AS, "cpu": resource.RLIMIT_CPU, "fsize": resour
            "nproc": resource.RLIMIT_NPROC, "core": resource.RLIMIT_CORE}
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 36, 24, 38
 MAX_REQUEST = 1 << 20
+IMPORTS_SET: dict = {}  # environment variables that PRELOAD's imports set (serve() fills it)
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -164,6 +165,7 @@ def _become_kernel(request: dict, stdio: list[int]) -> None:
     os.umask(0o022)
     os.environ.clear()
     os.environ.update(request["env"])
+    os.environ.update(IMPORTS_SET)
     os.chdir(request["cwd"])
     # ipykernel read JPY_PARENT_PID when it was imported (here, in the server): give it the sandbox's value.
     argv = [*request["argv"], f"--IPKernelApp.parent_handle={int(request['env'].get('JPY_PARENT_PID') or 0)}"]
@@ -258,8 +260,12 @@ def serve(socket_path: str, ready_fd: int) -> int:
     os.environ.update(IMPORT_ENV)
     import importlib
 
+    before = dict(os.environ)
     for name in PRELOAD:
         importlib.import_module(name)
+    # What those imports put into the environment (ipykernel's debugger sets PYDEVD_USE_FRAME_EVAL): a cold
+    # kernel has it too, so every kernel gets it back after its environment is replaced.
+    IMPORTS_SET.update({k: v for k, v in os.environ.items() if before.get(k) != v})
     if "matplotlib_inline.backend_inline" in sys.modules:  # it would never find a shell: no inline figures
         raise RuntimeError("matplotlib_inline was imported before the kernel's shell existed")
     # Every object so far is shared with the kernels, copy-on-write: keep the garbage collector from walking

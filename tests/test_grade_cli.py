@@ -120,3 +120,28 @@ def test_a_second_run_replaces_only_what_the_grader_wrote(tmp_path):
     (out / "feedback" / "ada").mkdir(parents=True)
     prepare_output(out, tmp_path / "class")
     assert not (out / "grades.csv").exists() and not (out / "feedback").exists() and (out / MARKER).exists()
+
+
+def test_without_warm_servers_grading_goes_on_cold_and_says_so(tmp_path, monkeypatch):
+    """--cold-kernels, and servers that cannot start: the same scores from fresh interpreters, and the
+    summary says which."""
+    from autograder import batch, warm_jobs, warm_kernels
+
+    submissions = crafted.write_class(tmp_path / "class", {"ada": crafted.correct(), "bob": crafted.wrong()})
+    results = {}
+    results["cold"] = batch.grade_class(submissions, tmp_path / "cold", jobs=2, warm=False)
+
+    def cannot_start(folder):
+        raise RuntimeError("no room here")
+
+    monkeypatch.setattr(warm_jobs, "start_server", cannot_start)
+    monkeypatch.setattr(warm_kernels, "start_server", cannot_start)
+    results["broken"] = batch.grade_class(submissions, tmp_path / "broken", jobs=2)
+    scores = {kind: sorted((r.student_id, r.status, r.score) for r in rows) for kind, rows in results.items()}
+    assert scores["cold"] == scores["broken"] == [("ada", "graded", 5.0), ("bob", "graded", 0.0)]
+    cold = (tmp_path / "cold" / "summary.txt").read_text(encoding="utf-8")
+    assert "Warm start: off (--cold-kernels)" in cold
+    broken = (tmp_path / "broken" / "summary.txt").read_text(encoding="utf-8")
+    assert "workers fresh (the server could not start: no room here)" in broken
+    sandboxed = "Sandbox: on" in broken
+    assert ("kernels fresh (the server could not start: no room here)" in broken) == sandboxed

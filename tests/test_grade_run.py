@@ -157,6 +157,8 @@ def test_the_kernel_never_sees_the_notebook_with_the_hidden_tests(run):
 def test_the_terminal_shows_progress_table_and_sandbox_state(run):
     text = run["terminal"]
     assert text.splitlines()[0].startswith("Sandbox: ")
+    if text.startswith("Sandbox: on"):  # these hostile notebooks ran in kernels forked warm into the sandbox
+        assert "Warm start: workers forked warm; kernels forked warm." in text
     assert f"[{len(EXPECTED)}/{len(EXPECTED)}]" in text
     assert "Needs attention" in text and "infinite_loop 01_data: timeout" in text
     assert (run["out"] / "summary.txt").read_text(encoding="utf-8") in text

@@ -30,7 +30,9 @@ def run(tmp_path_factory):
 
 def test_the_missing_sandbox_is_said_on_the_terminal_and_in_the_summary(run):
     assert run["terminal"].startswith("Sandbox: OFF (--no-sandbox)")
-    assert "Sandbox: OFF (--no-sandbox)" in (run["out"] / "summary.txt").read_text(encoding="utf-8")
+    summary = (run["out"] / "summary.txt").read_text(encoding="utf-8")
+    assert "Sandbox: OFF (--no-sandbox)" in summary
+    assert "Warm start: workers forked warm; kernels fresh (warm kernels need the sandbox)" in summary
 
 
 def test_a_memory_bomb_hits_the_memory_limit_and_grading_goes_on(run):
