@@ -42,10 +42,11 @@ IMPORT_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THRE
               "MPLBACKEND": "module://matplotlib_inline.backend_inline", "MALLOC_ARENA_MAX": "2",
               "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
 NAMESPACES = {"user": 0x10000000, "cgroup": 0x02000000, "ipc": 0x08000000, "uts": 0x04000000,
-              "net": 0x40000000, "pid": 0x20000000, "mnt": 0x00020000}  # joined in this order
+              "net": 0x40000000, "pid": 0x20000000, "mnt": 0x00020000}
 RLIMITS = {"as": resource.RLIMIT_AS, "cpu": resource.RLIMIT_CPU, "fsize": resource.RLIMIT_FSIZE,
            "nproc": resource.RLIMIT_NPROC, "core": resource.RLIMIT_CORE}
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 36, 24, 38
+NS_GET_USERNS = 0xB701  # ioctl on a namespace file: the user namespace that owns it
 MAX_REQUEST = 1 << 20
 IMPORTS_SET: dict = {}  # environment variables that PRELOAD's imports set (serve() fills it)
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -118,22 +119,39 @@ def _receive(connection: socket.socket) -> tuple[dict, list[int]]:
 
 
 def _join_sandbox(target: int) -> None:
-    """Enter the namespaces and root directory of the sandbox's placeholder process `target` (host pid)."""
+    """Enter the namespaces and root directory of the sandbox's placeholder process `target` (host pid).
+
+    Unprivileged bubblewrap makes two user namespaces: one that owns the sandbox's other namespaces, and
+    inside it (--disable-userns) the one the placeholder runs in. So: join the owner, then the other
+    namespaces, then the placeholder's own. As root there is no user namespace to join."""
+    own = {name: os.stat(f"/proc/self/ns/{name}").st_ino for name in NAMESPACES}
     ns_fds = {}
     for name in NAMESPACES:
         path = f"/proc/{target}/ns/{name}"
-        if os.path.exists(path) and os.stat(path).st_ino != os.stat(f"/proc/self/ns/{name}").st_ino:
+        if os.path.exists(path) and os.stat(path).st_ino != own[name]:
             ns_fds[name] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     root = os.open(f"/proc/{target}/root", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     for name in ("mnt", "pid", "net"):
         if name not in ns_fds:
             raise OSError(f"process {target} is not in a sandbox of its own ({name} namespace is shared)")
-    for name, fd in ns_fds.items():
-        _check(_libc.setns(fd, NAMESPACES[name]), f"joining the {name} namespace")
-        os.close(fd)
+    owner = _libc.ioctl(ns_fds["mnt"], NS_GET_USERNS)
+    if owner < 0:
+        _check(-1, "finding the sandbox's user namespace")
+    owner_inode = os.fstat(owner).st_ino
+    if owner_inode != own["user"]:
+        _check(_libc.setns(owner, NAMESPACES["user"]), "joining the sandbox's outer user namespace")
+    os.close(owner)
+    for name in ("cgroup", "ipc", "uts", "net", "pid", "mnt"):
+        if name in ns_fds:
+            _check(_libc.setns(ns_fds.pop(name), NAMESPACES[name]), f"joining the {name} namespace")
     os.fchdir(root)
     os.chroot(".")
     os.close(root)
+    user = ns_fds.pop("user", None)
+    if user is not None:
+        if os.fstat(user).st_ino != owner_inode:
+            _check(_libc.setns(user, NAMESPACES["user"]), "joining the placeholder's user namespace")
+        os.close(user)
 
 
 def _drop_privileges(uid: int | None) -> None:
