@@ -4,8 +4,9 @@ Measures, each N times (the median is printed):
 - worker start: a fresh `python` that imports the grader's worker modules (autograder.grade, nbgrader);
 - kernel start: a fresh ipykernel, plain and in the sandbox (when bubblewrap is there), until it answers;
 - torch import inside that kernel, and the same import in a process forked from one that already has torch;
-- one graded notebook through the grader's worker (`run_job`), split by the worker's own log lines into
-  set-up, nbgrader autograde (kernel + cells + nbgrader) and feedback rendering.
+- one graded notebook through the grader's worker, started cold (`grade.run_job`: a fresh python, a fresh
+  kernel) and warm (`warm_jobs.run_job` with the warm-kernel server, as the grader runs it), split by the
+  worker's own log lines into set-up, nbgrader autograde (kernel + cells + nbgrader) and feedback rendering.
 """
 import argparse
 import os
@@ -70,8 +71,11 @@ def forked_torch(repeat: int) -> tuple[float, float]:
     return float(out[0]), float(out[1])
 
 
-def graded_phases(stage: str, sandbox: bool) -> dict:
-    """Grade the instructor's answers of `stage` once through run_job; seconds per phase from its log."""
+def graded_phases(stage: str, sandbox: bool, warm: bool = False) -> dict:
+    """Grade the instructor's answers of `stage` once through run_job; seconds per phase from its log.
+    warm: through the grader's warm servers (autograder/warm_jobs.py, autograder/warm_kernels.py), timed
+    after one notebook has gone through them (the servers' own start is paid once per grading run)."""
+    from autograder import warm_jobs, warm_kernels
     from autograder.grade import Job, run_job
     from autograder.workspace import Workspace
     from examples.make_submissions import answered
@@ -81,11 +85,26 @@ def graded_phases(stage: str, sandbox: bool) -> dict:
     template = Workspace(scratch / "template").create([stage])
     source = scratch / "in.ipynb"
     nbformat.write(answered(stage), source)
-    job = Job("bench", stage, str(source), str(template.root), str(scratch / "feedback.html"),
-              str(scratch / "job"), sandbox=sandbox)
-    start = time.perf_counter()
-    result = run_job(job)
-    total = time.perf_counter() - start
+    servers = []
+    if warm:
+        servers.append(warm_jobs.start_server(str(scratch / "warm-workers")))
+        if sandbox:
+            servers.append(warm_kernels.start_server(str(scratch / "warm-kernels")))
+    kernels = servers[1].socket_path if len(servers) > 1 else ""
+
+    def job(name):
+        return Job("bench", stage, str(source), str(template.root), str(scratch / f"{name}.html"),
+                   str(scratch / name), sandbox=sandbox, warm_kernels=kernels)
+
+    try:
+        if warm:
+            warm_jobs.run_job(job("first"), "", servers[0].socket_path)
+        start = time.perf_counter()
+        result = warm_jobs.run_job(job("job"), "", servers[0].socket_path) if warm else run_job(job("job"))
+        total = time.perf_counter() - start
+    finally:
+        for server in servers:
+            server.stop()
     log = (scratch / "job.log").read_text(encoding="utf-8", errors="replace")
     stamps = {}
     for line in log.splitlines():
@@ -114,9 +133,9 @@ def main(argv=None) -> int:
     from autograder import sandbox
 
     available, _ = sandbox.probe()
-    for use_sandbox in ([False, True] if available else [False]):
-        phases = graded_phases(args.stage, use_sandbox)
-        label = "sandbox" if use_sandbox else "no sandbox"
+    for use_sandbox, warm in ([(False, False), (True, False), (True, True)] if available else [(False, False), (False, True)]):
+        phases = graded_phases(args.stage, use_sandbox, warm)
+        label = ("sandbox" if use_sandbox else "no sandbox") + (", warm start" if warm else ", cold start")
         rows += [(f"grader, {args.stage} ({label}): {name}", seconds)
                  for name, seconds in phases.items() if name != "status"]
     print(f"| step | seconds (median of {args.repeat} where repeated) |\n|---|---|")
