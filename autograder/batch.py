@@ -1,8 +1,9 @@
 """`python -m autograder grade SUBMISSIONS`: grade a whole class in one command.
 
 Steps: find the students and their notebooks (autograder/collect.py); check whether the sandbox is there
-(autograder/sandbox.py) and say so; build one nbgrader template workspace with the stages to grade; grade
-every (student, stage) in its own process, N at a time (autograder/grade.py); write the tables, the
+(autograder/sandbox.py) and say so; build one nbgrader template workspace with the stages to grade while the
+warm servers start (autograder/warm_jobs.py, autograder/warm_kernels.py); grade every (student, stage) in
+its own process with its own kernel in its own sandbox, N at a time (autograder/grade.py); write the tables, the
 feedback pages and the summary (autograder/report.py) and the class's nbgrader course for Formgrader
 (autograder/classbook.py). Every student found gets a row per stage, whatever happens to their notebook;
 the input is only read; the output folder is replaced only if an earlier run of the grader wrote it.

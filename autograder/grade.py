@@ -8,8 +8,8 @@ happened (autograder/outcome.py): takes the credit of tests defeated by tamperin
 (a manual score of 0, so nbgrader's formgrader and feedback agree), cleans the notebook for the student
 (no check cells, no tracebacks of hidden tests) and renders nbgrader's feedback page.
 
-`run_job(job)` runs that in its own process (`python -m autograder.grade JOB.json RESULT.json`), which is
-a child subreaper: whatever the kernel left running is killed when the notebook is done. A crash of that
+`run_job(job)` runs that in its own process (`python -m autograder.grade JOB.json RESULT.json`; the grader
+forks the same from a warm server instead, autograder/warm_jobs.py), which is a child subreaper: whatever the kernel left running is killed when the notebook is done. A crash of that
 process yields an `error` row; it never stops the other notebooks. Statuses (one per notebook):
 
   graded       every cell ran (tests may have failed)

@@ -92,6 +92,7 @@ def _work(connection: socket.socket, request: dict) -> None:
         os.dup2(log, 2)
         os.close(log)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         os.environ["AUTOGRADER_RUN"] = request["marker"]
         from time import monotonic
 
@@ -180,6 +181,8 @@ def serve(socket_path: str, ready_fd: int) -> int:
     import ctypes
     import importlib
 
+    from autograder.warm_kernels import listen
+
     ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: gone with the grader
     for name in WARM_MODULES:
         importlib.import_module(name)
@@ -188,13 +191,7 @@ def serve(socket_path: str, ready_fd: int) -> int:
         warm_up()
     except Exception as error:  # only speed is lost
         print(f"warm_jobs: warm-up failed: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(socket_path)
-    os.chmod(socket_path, 0o600)
-    listener.listen(64)
-    signal.signal(signal.SIGCHLD, _reap)
-    os.write(ready_fd, b"ready\n")
-    os.close(ready_fd)
+    listener = listen(socket_path, ready_fd, _reap)
     while True:
         connection, _ = listener.accept()
         with connection:

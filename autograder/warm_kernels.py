@@ -272,6 +272,20 @@ def _reap(*_):
             connection.close()
 
 
+def listen(socket_path: str, ready_fd: int, reap) -> socket.socket:
+    """A server's last step before its loop: listen on socket_path (owner only), collect ended children with
+    `reap` (SIGCHLD), leave Ctrl-C to the grader that started it, and write "ready" to ready_fd."""
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(socket_path)
+    os.chmod(socket_path, 0o600)
+    listener.listen(64)
+    signal.signal(signal.SIGCHLD, reap)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the terminal's Ctrl-C: the grader stops the servers itself
+    os.write(ready_fd, b"ready\n")
+    os.close(ready_fd)
+    return listener
+
+
 def serve(socket_path: str, ready_fd: int) -> int:
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # gone with the grader that started it
     _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
@@ -289,13 +303,7 @@ def serve(socket_path: str, ready_fd: int) -> int:
     # Every object so far is shared with the kernels, copy-on-write: keep the garbage collector from walking
     # (and so copying) them in every kernel.
     gc.freeze()
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(socket_path)
-    os.chmod(socket_path, 0o600)
-    listener.listen(16)
-    signal.signal(signal.SIGCHLD, _reap)
-    os.write(ready_fd, b"ready\n")
-    os.close(ready_fd)
+    listener = listen(socket_path, ready_fd, _reap)
     while True:
         connection, _ = listener.accept()
         stdio = []

@@ -1,7 +1,11 @@
 """`python -m autograder grade`: its command line, its errors, a Canvas zip graded twice."""
+import csv
 import hashlib
+import os
+import signal
 import subprocess
 import sys
+import time
 import zipfile
 
 import nbformat
@@ -145,3 +149,40 @@ def test_without_warm_servers_grading_goes_on_cold_and_says_so(tmp_path, monkeyp
     assert "workers fresh (the server could not start: no room here)" in broken
     sandboxed = "Sandbox: on" in broken
     assert ("kernels fresh (the server could not start: no room here)" in broken) == sandboxed
+
+
+def grader_processes() -> set[int]:
+    """pids of the grader's warm servers and of everything forked from them (they carry the servers' argv)."""
+    found = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            argv = open(f"/proc/{pid}/cmdline", "rb").read()
+        except OSError:
+            continue
+        if b"warm-kernel server" in argv or b"autograder.warm_jobs" in argv:
+            found.add(int(pid))
+    return found
+
+
+def test_ctrl_c_keeps_the_tables_and_leaves_no_process_behind(tmp_path):
+    """Ctrl-C while notebooks run: exit code 130, every student still has a row, and no worker, kernel or
+    warm server outlives the grader."""
+    students = {f"s{i}": crafted.with_cell(crafted.correct(), crafted.LOOP) for i in range(4)}
+    submissions = crafted.write_class(tmp_path / "class", students)
+    before = grader_processes()
+    process = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(submissions), "--out",
+                                str(tmp_path / "out"), "--jobs", "2"], cwd=ROOT, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(grader_processes() - before) < 4:  # servers and their forks
+        time.sleep(0.2)
+    time.sleep(2)
+    process.send_signal(signal.SIGINT)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 130, output
+    with (tmp_path / "out" / "grades.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted(r["student_id"] for r in rows) == sorted(students)
+    assert any(r["detail"] == "grading was interrupted" for r in rows)
+    time.sleep(1)
+    assert grader_processes() - before == set()
