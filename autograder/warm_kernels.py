@@ -9,7 +9,8 @@ child that joins the sandbox's namespaces and root directory and forks the kerne
 then becomes the sandbox's unprivileged uid (no capabilities, no new privileges), sets the same resource
 limits as prlimit, gets the sandbox's environment, stdout and stderr, and starts ipykernel. So every
 notebook still runs in its own fresh process, in its own fresh sandbox; what it shares with the others is
-the server's memory image from before any student code ran (modules only, copy-on-write).
+the server's memory image from before any student code ran (modules only, copy-on-write), and with it the
+address-space layout (ASLR is drawn once per server, not per kernel; `--cold-kernels` draws it per kernel).
 
     python -c BOOT warm_kernels.py SOCKET READY_FD     (start_server(); stdlib only until it preloads)
 
