@@ -273,6 +273,7 @@ def _run_warm(settings: dict, connection_file: str, kernel_options: list[str], u
     import importlib.util
     import subprocess
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # interrupts reach the kernel as messages (interrupt_mode)
     spec = importlib.util.spec_from_file_location("warm_kernels", os.path.join(os.path.dirname(__file__),
                                                                               "warm_kernels.py"))
     warm_kernels = importlib.util.module_from_spec(spec)
@@ -308,9 +309,8 @@ def _run_warm(settings: dict, connection_file: str, kernel_options: list[str], u
     finally:
         os.close(ready_r)
         os.close(info_r)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # interrupts reach the kernel as messages (interrupt_mode)
     code = kernel.wait()
-    if code is None:  # the server is gone; so is the kernel (it lived in the server's process tree) or soon
+    if code is None:  # the server is gone, so nobody will report: wait for the kernel process itself
         try:
             pidfd = os.pidfd_open(kernel.pid)
         except ProcessLookupError:
