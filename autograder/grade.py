@@ -238,11 +238,21 @@ def stop_leftover_processes() -> int:
 
 
 _RUNNING: set = set()  # worker processes of run_job that have not ended yet
+_STOPPING = False      # set by stop_all_jobs: a worker registered after it is killed at once
 
 
 def stop_all_jobs() -> None:
     """Kill every running worker (and its nbgrader and kernel): the instructor pressed Ctrl-C."""
+    global _STOPPING
+    _STOPPING = True
     for process in list(_RUNNING):
+        _kill_group(process)
+
+
+def register(process) -> None:
+    """Add a started worker to _RUNNING; if Ctrl-C came first, kill it now (no job outlives stop_all_jobs)."""
+    _RUNNING.add(process)
+    if _STOPPING:
         _kill_group(process)
 
 
@@ -257,7 +267,7 @@ def run_job(job: Job, run_marker: str = "") -> NotebookResult:
     process = subprocess.Popen([sys.executable, "-m", "autograder.grade", str(job_file), str(result_file)],
                                cwd=scratch, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                start_new_session=True)
-    _RUNNING.add(process)
+    register(process)
     try:
         log, _ = process.communicate(timeout=hard_limit)
     except subprocess.TimeoutExpired:

@@ -57,7 +57,7 @@ def run_job(job: grade.Job, run_marker: str = "", socket_path: str | None = None
         print(f"warm_jobs: the worker server did not answer ({error}); using a fresh interpreter", file=sys.stderr)
         return grade.run_job(job, run_marker)
     worker = _Worker(pid)
-    grade._RUNNING.add(worker)  # Ctrl-C: grade.stop_all_jobs kills its process group
+    grade.register(worker)  # Ctrl-C: grade.stop_all_jobs kills its process group
     try:
         connection.settimeout(hard_limit)
         try:

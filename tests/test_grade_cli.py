@@ -170,9 +170,11 @@ def test_ctrl_c_keeps_the_tables_and_leaves_no_process_behind(tmp_path):
     students = {f"s{i}": crafted.with_cell(crafted.correct(), crafted.LOOP) for i in range(4)}
     submissions = crafted.write_class(tmp_path / "class", students)
     before = grader_processes()
+    # Ctrl-C as a terminal delivers it; a shell's background job would start the grader with SIGINT ignored.
     process = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(submissions), "--out",
                                 str(tmp_path / "out"), "--jobs", "2"], cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
+                               stderr=subprocess.STDOUT, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and len(grader_processes() - before) < 4:  # servers and their forks
         time.sleep(0.2)

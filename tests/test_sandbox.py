@@ -18,6 +18,8 @@ from unittest import mock
 
 import nbformat
 import pytest
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import KernelManager
 from nbclient.exceptions import DeadKernelError
 from nbconvert.preprocessors import ExecutePreprocessor
 from traitlets.config.loader import KVArgParseConfigLoader
@@ -48,6 +50,7 @@ def warm_server(ready):
 
 
 WARM_SOCKET = None  # set by `scratch`: the warm-kernel server that run() uses, or None for cold kernels
+STARTS_TOGETHER = False  # run() from several threads at once: find the kernelspec without os.environ
 
 
 @pytest.fixture(params=["cold", "warm"])
@@ -80,9 +83,18 @@ def run(scratch: Path, folder: Path, cells: list[str], limits=sandbox.Limits(), 
     # The first cell tells a warm kernel (torch imported before any cell ran) from a cold one.
     probe = "import sys\nprint('torch' in sys.modules, end='')"
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in [probe, *cells]])
-    with mock.patch.dict(os.environ, env):
-        ExecutePreprocessor(config=config, timeout=timeout, allow_errors=True, **options).preprocess(
-            notebook, {"metadata": {"path": str(folder)}})
+    if STARTS_TOGETHER:  # kernels started from two threads at once: no change to os.environ
+        specs = KernelSpecManager(kernel_dirs=[os.path.join(p, "kernels") for p in env["JUPYTER_PATH"].split(os.pathsep)])
+        manager = KernelManager(config=config, kernel_name=sandbox.KERNEL_NAME, kernel_spec_manager=specs)
+        try:
+            ExecutePreprocessor(config=config, timeout=timeout, allow_errors=True, **options).preprocess(
+                notebook, {"metadata": {"path": str(folder)}}, km=manager)
+        finally:
+            manager.shutdown_kernel(now=True)
+    else:
+        with mock.patch.dict(os.environ, env):
+            ExecutePreprocessor(config=config, timeout=timeout, allow_errors=True, **options).preprocess(
+                notebook, {"metadata": {"path": str(folder)}})
     texts = []
     for cell in notebook.cells:
         text = ""
@@ -460,7 +472,7 @@ def test_warm_kernels_of_two_students_do_not_see_each_other(ready, warm_server, 
     """Two warm kernels at the same time: neither sees the other's processes or files."""
     import threading
 
-    global WARM_SOCKET
+    global WARM_SOCKET, STARTS_TOGETHER
     marker = uuid.uuid4().hex
     folders = []
     for student in ("alice", "bob"):
@@ -468,7 +480,7 @@ def test_warm_kernels_of_two_students_do_not_see_each_other(ready, warm_server, 
         path.mkdir(parents=True)
         (path / f"{student}-{marker}.txt").write_text(student)
         folders.append(path)
-    WARM_SOCKET = warm_server.socket_path
+    WARM_SOCKET, STARTS_TOGETHER = warm_server.socket_path, True
     scratches = [Path(tempfile.mkdtemp(prefix="sbx-test-")) for _ in folders]
     outputs = {}
     look = ("import json, os, time\nseen = []\n"
@@ -487,7 +499,7 @@ def test_warm_kernels_of_two_students_do_not_see_each_other(ready, warm_server, 
         for thread in threads:
             thread.join(120)
     finally:
-        WARM_SOCKET = None
+        WARM_SOCKET, STARTS_TOGETHER = None, False
         for scratch in scratches:
             shutil.rmtree(scratch, ignore_errors=True)
     (uid_a, procs_a, files_a), (uid_b, procs_b, files_b) = (last_json(outputs[i][0]) for i in range(2))
