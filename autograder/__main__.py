@@ -2,12 +2,12 @@
 import argparse
 import sys
 
-from autograder.batch import add_grade_parser
+from autograder.grading.batch import add_grade_parser
 from autograder.course import FIGURES, ROOT, STAGES, solution_notebook
-from autograder.execute import refresh_outputs
-from autograder.figures import FigureError, render
+from autograder.release.execute import refresh_outputs
+from autograder.release.figures import FigureError, render
 from autograder.nbgrader_cli import NbgraderError
-from autograder.release import CourseSourceError, drift, release, sync_sources
+from autograder.release.generate import CourseSourceError, drift, release, sync_sources
 
 
 def command_release(args) -> int:

@@ -1,7 +1,7 @@
 """Where the grader's time goes for one notebook: `python -m bench.breakdown [STAGE] [--repeat N]`.
 
 Measures, each N times (the median is printed):
-- worker start: a fresh `python` that imports the grader's worker modules (autograder.grade, nbgrader);
+- worker start: a fresh `python` that imports the grader's worker modules (autograder.grading.grade, nbgrader);
 - kernel start: a fresh ipykernel, plain and in the sandbox (when bubblewrap is there), until it answers;
 - torch import inside that kernel, and the same import in a process forked from one that already has torch;
 - one graded notebook through the grader's worker, started cold (`grade.run_job`: a fresh python, a fresh
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from autograder.course import ROOT
 
-WORKER_IMPORTS = "import autograder.grade, nbformat, nbgrader.apps, nbgrader.api"
+WORKER_IMPORTS = "import autograder.grading.grade, nbformat, nbgrader.apps, nbgrader.api"
 
 
 def median_of(function, repeat: int) -> float:
@@ -73,11 +73,11 @@ def forked_torch(repeat: int) -> tuple[float, float]:
 
 def graded_phases(stage: str, sandbox: bool, warm: bool = False) -> dict:
     """Grade the instructor's answers of `stage` once through run_job; seconds per phase from its log.
-    warm: through the grader's warm servers (autograder/warm_jobs.py, autograder/warm_kernels.py), timed
+    warm: through the grader's warm servers (autograder/isolation/warm_jobs.py, autograder/isolation/warm_kernels.py), timed
     after one notebook has gone through them (the servers' own start is paid once per grading run)."""
-    from autograder import warm_jobs, warm_kernels
-    from autograder.grade import Job, run_job
-    from autograder.workspace import Workspace
+    from autograder.isolation import warm_jobs, warm_kernels
+    from autograder.grading.grade import Job, run_job
+    from autograder.grading.workspace import Workspace
     from examples.make_submissions import answered
     import nbformat
 
@@ -130,7 +130,7 @@ def main(argv=None) -> int:
     imported, forked = forked_torch(max(args.repeat, 5))
     rows += [("import torch in a fresh python", imported),
              ("fork of a torch-loaded process + small matmul", forked)]
-    from autograder import sandbox
+    from autograder.isolation import sandbox
 
     available, _ = sandbox.probe()
     for use_sandbox, warm in ([(False, False), (True, False), (True, True)] if available else [(False, False), (False, True)]):

@@ -7,7 +7,7 @@
    answer cell) or blank (the notebook as handed out). Tampering and unreadable files are left out on
    purpose: there the grader deliberately gives other scores than plain nbgrader.
 2. grade it with plain nbgrader, one notebook after another (`grade_serial`): one workspace
-   (autograder/workspace.py), every notebook submitted, `nbgrader autograde STAGE` per stage, scores read
+   (autograder/grading/workspace.py), every notebook submitted, `nbgrader autograde STAGE` per stage, scores read
    from the gradebook;
 3. grade it with `python -m autograder grade CLASS --out DIR --jobs N` (`grade_project`), scores read from
    DIR/grades.csv;
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.batch import default_jobs
+from autograder.grading.batch import default_jobs
 from autograder.course import ROOT, STAGES
 
 KINDS = ("correct", "wrong", "broken", "blank")
@@ -142,7 +142,7 @@ class Run:
 
 def grade_serial(submissions: Path, stages: list[str], work: Path) -> Run:
     """Plain nbgrader: one course, every notebook submitted, `nbgrader autograde STAGE` for each stage."""
-    from autograder.workspace import Workspace
+    from autograder.grading.workspace import Workspace
 
     os.environ.update(KERNEL_THREADS)
     start = time.perf_counter()

@@ -15,7 +15,7 @@ import nbformat
 from nbformat.v4 import new_code_cell
 
 from autograder.course import STAGES, solution_notebook
-from autograder.execute import execute_notebook
+from autograder.release.execute import execute_notebook
 
 TRAINING_STAGE = "06_training"
 TRAINING_PROBE = """

@@ -21,7 +21,7 @@ from nbformat import v4
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from autograder.course import STAGES, solution_notebook, student_notebook  # noqa: E402
-from autograder.release import without_solution_markers  # noqa: E402
+from autograder.release.generate import without_solution_markers  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "submissions"
 

@@ -21,7 +21,7 @@ import nbformat
 import psutil
 
 from autograder.course import ROOT
-from autograder.release import grade_id, read_notebook, without_solution_markers
+from autograder.release.generate import grade_id, read_notebook, without_solution_markers
 
 # What a copy of the course holds: everything JupyterLab and nbgrader need, nothing of the developer's state.
 COURSE_PARTS = ("notebooks", "solutions", "Grafiken", "autograder", "nbgrader_config.py")

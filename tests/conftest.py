@@ -4,7 +4,7 @@ import nbformat
 import pytest
 
 from autograder.course import STAGES, solution_notebook, student_notebook
-from autograder.workspace import Workspace
+from autograder.grading.workspace import Workspace
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,8 @@ import pytest
 from nbformat.v4 import new_markdown_cell, new_notebook
 
 from autograder.course import FIGURES, STAGES, solution_notebook
-from autograder.figures import _stamp, recorded_digest, svg_digest
-from autograder.release import CourseSourceError, embed_figures
+from autograder.release.figures import _stamp, recorded_digest, svg_digest
+from autograder.release.generate import CourseSourceError, embed_figures
 from conftest import read
 
 

@@ -13,7 +13,7 @@ import pytest
 
 import crafted
 from autograder.__main__ import main
-from autograder.batch import MARKER, prepare_output
+from autograder.grading.batch import MARKER, prepare_output
 from autograder.course import ROOT
 from autograder.nbgrader_cli import nbgrader_env
 
@@ -129,7 +129,8 @@ def test_a_second_run_replaces_only_what_the_grader_wrote(tmp_path):
 def test_without_warm_servers_grading_goes_on_cold_and_says_so(tmp_path, monkeypatch):
     """--cold-kernels, and servers that cannot start: the same scores from fresh interpreters, and the
     summary says which."""
-    from autograder import batch, warm_jobs, warm_kernels
+    from autograder.grading import batch
+    from autograder.isolation import warm_jobs, warm_kernels
 
     submissions = crafted.write_class(tmp_path / "class", {"ada": crafted.correct(), "bob": crafted.wrong()})
     results = {}
@@ -159,7 +160,7 @@ def grader_processes() -> set[int]:
             argv = open(f"/proc/{pid}/cmdline", "rb").read()
         except OSError:
             continue
-        if b"warm-kernel server" in argv or b"autograder.warm_jobs" in argv:
+        if b"warm-kernel server" in argv or b"autograder.isolation.warm_jobs" in argv:
             found.add(int(pid))
     return found
 

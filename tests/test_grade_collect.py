@@ -6,8 +6,8 @@ import zipfile
 import nbformat
 import pytest
 
-from autograder.batch import stage_grade_ids
-from autograder.collect import CollectError, collect
+from autograder.grading.batch import stage_grade_ids
+from autograder.grading.collect import CollectError, collect
 from autograder.course import STAGES, student_notebook
 
 NOTEBOOK = nbformat.writes(nbformat.read(student_notebook("01_data"), as_version=4)).encode()

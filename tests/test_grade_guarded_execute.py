@@ -2,7 +2,7 @@
 import nbformat
 import pytest
 
-from autograder.guarded_execute import GuardedExecute
+from autograder.grading.guarded_execute import GuardedExecute
 
 pytestmark = pytest.mark.slow
 

@@ -6,11 +6,11 @@ import nbformat
 import pytest
 
 import crafted
-from autograder import batch, integrity
+from autograder.grading import batch, integrity
 from autograder.course import STAGES, ROOT, solution_notebook, student_notebook
-from autograder.limits import Limits
-from autograder.integrity import scan_cell, scan_notebook
-from autograder.submission import UnreadableNotebook, normalise, read_submission
+from autograder.isolation.limits import Limits
+from autograder.grading.integrity import scan_cell, scan_notebook
+from autograder.grading.submission import UnreadableNotebook, normalise, read_submission
 
 SETUP_IMPORTS = integrity.import_names(["import math\nimport warnings\nimport matplotlib.pyplot as plt\n"
                                         "import numpy as np\nimport torch\nimport torch.nn.functional as F"])
@@ -194,7 +194,7 @@ def test_limits_must_be_positive(field):
 
 
 def test_an_unavailable_sandbox_is_announced_not_hidden(monkeypatch):
-    from autograder import sandbox
+    from autograder.isolation import sandbox
 
     monkeypatch.setattr(sandbox, "probe", lambda: (False, "bwrap not found on PATH"))
     used, line = batch.sandbox_status(True)

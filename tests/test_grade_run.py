@@ -14,9 +14,9 @@ import psutil
 import pytest
 
 import crafted
-from autograder.batch import grade_class
+from autograder.grading.batch import grade_class
 from autograder.course import solution_notebook, student_notebook
-from autograder.limits import Limits
+from autograder.isolation.limits import Limits
 
 pytestmark = pytest.mark.slow
 LIMITS = Limits(cell_timeout=10, notebook_timeout=90)

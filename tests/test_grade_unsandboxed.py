@@ -9,8 +9,8 @@ import psutil
 import pytest
 
 import crafted
-from autograder.batch import grade_class
-from autograder.limits import Limits
+from autograder.grading.batch import grade_class
+from autograder.isolation.limits import Limits
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""The grading sandbox (autograder/sandbox.py): every test runs real kernels inside it.
+"""The grading sandbox (autograder/isolation/sandbox.py): every test runs real kernels inside it.
 
 The kernels run as nbgrader runs them: nbconvert's ExecutePreprocessor configured by the command-line
 arguments and environment from `kernel_setup` (and one test through `nbgrader autograde` itself).
@@ -24,9 +24,9 @@ from nbclient.exceptions import DeadKernelError
 from nbconvert.preprocessors import ExecutePreprocessor
 from traitlets.config.loader import KVArgParseConfigLoader
 
-from autograder import sandbox, warm_kernels
+from autograder.isolation import sandbox, warm_kernels
 from autograder.course import ROOT, solution_notebook
-from autograder.workspace import Workspace
+from autograder.grading.workspace import Workspace
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +42,7 @@ def ready():
 
 @pytest.fixture(scope="module")
 def warm_server(ready):
-    """A warm-kernel server (autograder/warm_kernels.py) for the tests of the `warm` kind."""
+    """A warm-kernel server (autograder/isolation/warm_kernels.py) for the tests of the `warm` kind."""
     folder = tempfile.mkdtemp(prefix="wk-test-")
     with warm_kernels.start_server(folder) as server:
         yield server
@@ -415,7 +415,7 @@ def test_nbgrader_autograde_runs_the_kernel_in_the_sandbox(scratch, tmp_path, mo
     assert f"host: sandbox /home/student/{stage}" in text
 
 
-# --- warm kernels (autograder/warm_kernels.py) -------------------------------------------------------------
+# --- warm kernels (autograder/isolation/warm_kernels.py) -------------------------------------------------------------
 
 KERNEL_PORTRAIT = """
 import json, os, resource, sys, numpy

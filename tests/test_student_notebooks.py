@@ -5,8 +5,8 @@ import re
 import pytest
 
 from autograder.course import STAGES, solution_notebook, student_notebook
-from autograder.execute import execute_notebook
-from autograder.release import drift
+from autograder.release.execute import execute_notebook
+from autograder.release.generate import drift
 from conftest import nbgrader_meta, read
 
 SOLUTION_REGION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)

@@ -1,6 +1,6 @@
 """Grade catalog entries through the real grading path and judge the results.
 
-Every entry becomes one student of an nbgrader course (autograder.workspace.Workspace); all students of a
+Every entry becomes one student of an nbgrader course (autograder.grading.workspace.Workspace); all students of a
 stage are autograded in one `nbgrader autograde` run. The feedback of a test is the error it raised, read
 from the autograded notebook (autograded/<student>/<stage>/<stage>.ipynb).
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.workspace import Workspace
+from autograder.grading.workspace import Workspace
 from .entry import Entry
 from .submission import build, reference_answers, write
 

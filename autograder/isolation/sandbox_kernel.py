@@ -1,7 +1,7 @@
 """Start one IPython kernel inside a bubblewrap sandbox: the argv of the sandbox kernelspec.
 
 jupyter_client runs `python -I sandbox_kernel.py SETTINGS.json CONNECTION_FILE` with the notebook's folder
-as working directory (autograder/sandbox.py writes SETTINGS.json and the kernelspec). This launcher reads
+as working directory (autograder/isolation/sandbox.py writes SETTINGS.json and the kernelspec). This launcher reads
 the folder and the connection file, then replaces itself with `bwrap`, so jupyter_client's process *is*
 the sandbox and its signals (interrupt, kill) reach it. Inside, the kernel sees:
 
@@ -267,7 +267,7 @@ def _json_object(data: bytes) -> bool:
 
 
 def _run_warm(settings: dict, connection_file: str, kernel_options: list[str], uid: int | None) -> int:
-    """A new sandbox around a placeholder process; the warm-kernel server (autograder/warm_kernels.py) forks
+    """A new sandbox around a placeholder process; the warm-kernel server (autograder/isolation/warm_kernels.py) forks
     the kernel into it. Returns when the kernel has ended; raises WarmKernelUnavailable before the kernel
     exists. jupyter_client's signals to this process group end bwrap, and with it everything in the sandbox."""
     import importlib.util

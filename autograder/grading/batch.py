@@ -1,11 +1,11 @@
 """`python -m autograder grade SUBMISSIONS`: grade a whole class in one command.
 
-Steps: find the students and their notebooks (autograder/collect.py); check whether the sandbox is there
-(autograder/sandbox.py) and say so; build one nbgrader template workspace with the stages to grade while the
-warm servers start (autograder/warm_jobs.py, autograder/warm_kernels.py); grade every (student, stage) in
-its own process with its own kernel in its own sandbox, N at a time (autograder/grade.py); write the tables, the
-feedback pages and the summary (autograder/report.py) and the class's nbgrader course for Formgrader
-(autograder/classbook.py). Every student found gets a row per stage, whatever happens to their notebook;
+Steps: find the students and their notebooks (autograder/grading/collect.py); check whether the sandbox is there
+(autograder/isolation/sandbox.py) and say so; build one nbgrader template workspace with the stages to grade while the
+warm servers start (autograder/isolation/warm_jobs.py, autograder/isolation/warm_kernels.py); grade every (student, stage) in
+its own process with its own kernel in its own sandbox, N at a time (autograder/grading/grade.py); write the tables, the
+feedback pages and the summary (autograder/grading/report.py) and the class's nbgrader course for Formgrader
+(autograder/grading/classbook.py). Every student found gets a row per stage, whatever happens to their notebook;
 the input is only read; the output folder is replaced only if an earlier run of the grader wrote it.
 Ctrl-C stops the workers and still writes the tables (the notebooks not graded: `error`; exit code 130).
 """
@@ -17,12 +17,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from autograder.classbook import autograded_copy, course_folder, write_course
-from autograder.collect import CollectError, collect
+from autograder.grading.classbook import autograded_copy, course_folder, write_course
+from autograder.grading.collect import CollectError, collect
 from autograder.course import STAGES, solution_notebook
-from autograder.grade import Job, NotebookResult, grade_notebook, stop_all_jobs
-from autograder.limits import Limits
-from autograder.report import Progress, summary, write_tables
+from autograder.grading.grade import Job, NotebookResult, grade_notebook, stop_all_jobs
+from autograder.isolation.limits import Limits
+from autograder.grading.report import Progress, summary, write_tables
 
 MARKER = ".autograder-output"
 INTERRUPTED = "grading was interrupted"
@@ -78,7 +78,7 @@ def sandbox_status(wanted: bool) -> tuple[bool, str]:
     if not wanted:
         return False, f"Sandbox: OFF (--no-sandbox): {unprotected}."
     try:
-        from autograder import sandbox
+        from autograder.isolation import sandbox
         available, reason = sandbox.probe()
     except Exception as error:  # an unusable sandbox must not stop grading
         available, reason = False, f"the sandbox could not be checked ({type(error).__name__}: {error})"
@@ -126,10 +126,10 @@ def make_jobs(collection, stages, template: Path, out: Path, scratch: Path, limi
 
 
 def start_servers(scratch: Path, use_sandbox: bool, warm: bool):
-    """The warm servers (autograder/warm_jobs.py, autograder/warm_kernels.py): ([servers], workers' socket or
+    """The warm servers (autograder/isolation/warm_jobs.py, autograder/isolation/warm_kernels.py): ([servers], workers' socket or
     None, kernels' socket or None, a line for the terminal and the summary). A server that cannot start only
     makes grading slower."""
-    from autograder import warm_jobs, warm_kernels
+    from autograder.isolation import warm_jobs, warm_kernels
 
     servers, sockets, words = [], [None, None], []
     if not warm:
@@ -170,8 +170,8 @@ def stop_run_processes(marker: str) -> int:
 def _execute(jobs: list[Job], workers: int, marker: str, progress: Progress,
              worker_server: str | None = None) -> list[NotebookResult]:
     """Run the jobs, the training stage first (the longest), `workers` at a time, each in a fresh process;
-    worker_server: the socket of a server that forks them warm (autograder/warm_jobs.py), or None."""
-    from autograder import warm_jobs
+    worker_server: the socket of a server that forks them warm (autograder/isolation/warm_jobs.py), or None."""
+    from autograder.isolation import warm_jobs
 
     results: list[NotebookResult] = []
 
@@ -207,7 +207,7 @@ def grade_class(submissions: Path, out: Path = DEFAULT_OUT, jobs: int | None = N
                 sandbox: bool = True, notebooks: str | None = None, stream=sys.stdout,
                 warm: bool = True) -> list[NotebookResult]:
     """Grade every student's notebooks in SUBMISSIONS into `out`; returns one result per (student, stage)."""
-    from autograder.workspace import Workspace
+    from autograder.grading.workspace import Workspace
 
     started = time.monotonic()
     workers = default_jobs() if jobs is None else jobs

@@ -16,7 +16,7 @@ import shutil
 import warnings
 from pathlib import Path
 
-from autograder.workspace import Workspace
+from autograder.grading.workspace import Workspace
 
 
 def course_folder(out: Path) -> Path:

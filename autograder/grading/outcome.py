@@ -3,15 +3,15 @@
 After `nbgrader autograde`, the autograded notebook carries what GuardedExecute recorded in the cells'
 metadata (`autograder.event`: timeout, kernel_died, not_run, output_truncated; `autograder.reply` of the
 grader's check cells). `analyse` turns that and the static findings into a status and the point from which
-tests get no credit (autograder/integrity.py explains the rule); `score_tests` writes those zeros into the
+tests get no credit (autograder/grading/integrity.py explains the rule); `score_tests` writes those zeros into the
 gradebook as manual scores and lists every test; `feedback_notebook` makes the version the student sees.
 """
 import html
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import integrity
-from autograder.integrity import META
+from autograder.grading import integrity
+from autograder.grading.integrity import META
 
 HIDDEN_MARK = "### BEGIN HIDDEN TESTS"
 

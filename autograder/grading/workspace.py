@@ -5,7 +5,7 @@ submitted/<student>/<stage>/, autograded/<student>/<stage>/, feedback/<student>/
 The configuration loads the course's autograder/nbgrader_config.py and only moves the root, so grading uses
 the course's settings; `extra_config` adds lines (the grader's limits and preprocessors).
 
-`create(stages)` generates every stage in one nbgrader process (`python -m autograder.workspace ROOT STAGE...`).
+`create(stages)` generates every stage in one nbgrader process (`python -m autograder.grading.workspace ROOT STAGE...`).
 The grader builds one such template per run and gives each notebook a fresh workspace that shares only a
 copy of the template's gradebook (`from_template`), never the sources with the hidden tests.
 """
@@ -57,7 +57,7 @@ class Workspace:
         self.write_config()
         for stage in stages:
             shutil.copytree(SOLUTIONS / stage, self.root / "source" / stage, dirs_exist_ok=True)
-        command = [sys.executable, "-m", "autograder.workspace", str(self.root), *stages]
+        command = [sys.executable, "-m", "autograder.grading.workspace", str(self.root), *stages]
         result = subprocess.run(command, cwd=ROOT, env=nbgrader_env(), capture_output=True, text=True)
         if result.returncode != 0:
             raise NbgraderError(f"generating the assignments {', '.join(stages)} failed:\n"
@@ -145,7 +145,7 @@ def _is_manual(gradebook, cell) -> bool:
 
 
 def _generate(root: Path, stages: list[str]) -> int:
-    """`python -m autograder.workspace ROOT STAGE...`: nbgrader generate_assignment for each stage."""
+    """`python -m autograder.grading.workspace ROOT STAGE...`: nbgrader generate_assignment for each stage."""
     api = Workspace(root).api()
     for stage in stages:
         result = api.generate_assignment(stage, force=True)

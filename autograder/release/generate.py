@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.course import FIGURES, NOTEBOOKS, ROOT, STAGES, solution_notebook
-from autograder.figures import FigureError, embeddable_png
+from autograder.release.figures import FigureError, embeddable_png
 from autograder.nbgrader_cli import run_nbgrader
 
 ATTACHMENT = re.compile(r"attachment:([\w.-]+)")

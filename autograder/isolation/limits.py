@@ -1,9 +1,9 @@
 """What one student's notebook may use while it is graded, and where each limit is enforced.
 
-- time: GuardedExecute (autograder/guarded_execute.py) stops a cell after `cell_timeout` seconds and the
+- time: GuardedExecute (autograder/grading/guarded_execute.py) stops a cell after `cell_timeout` seconds and the
   notebook after `notebook_timeout` seconds in all; the worker process has a hard limit on top.
 - output: GuardedExecute keeps `output` MB per notebook (and 100,000 characters of text per cell).
-- memory and file size: the sandbox's prlimit (autograder/sandbox.py), or, without the sandbox, the
+- memory and file size: the sandbox's prlimit (autograder/isolation/sandbox.py), or, without the sandbox, the
   `qkv-limited` kernelspec written here, which sets RLIMIT_AS and RLIMIT_FSIZE before starting ipykernel.
 - one thread per kernel (KERNEL_ENV): parallel workers do not fight over the cores (on a busy 2-core
   machine torch's default thread pool makes training 10x slower) and results do not depend on --jobs.
@@ -16,7 +16,7 @@ from pathlib import Path
 LIMITED_KERNEL = "qkv-limited"
 KERNEL_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "PYTHONHASHSEED": "0",
               "PYTHONNOUSERSITE": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
-PREPROCESSORS = ["autograder.guarded_execute.GuardedExecute", "nbgrader.preprocessors.IgnorePattern",
+PREPROCESSORS = ["autograder.grading.guarded_execute.GuardedExecute", "nbgrader.preprocessors.IgnorePattern",
                  "nbconvert.preprocessors.ClearMetadataPreprocessor", "nbgrader.preprocessors.LimitOutput",
                  "nbgrader.preprocessors.SaveAutoGrades", "nbgrader.preprocessors.AssignLatePenalties",
                  "nbgrader.preprocessors.CheckCellMetadata"]  # nbgrader's autograde list, Execute replaced
@@ -67,8 +67,8 @@ def limited_kernel(scratch: Path, limits: Limits) -> tuple[list[str], dict[str, 
 
 def sandbox_kernel(scratch: Path, limits: Limits, warm_kernels: str | None = None) -> tuple[list[str], dict[str, str]]:
     """With the sandbox: its kernelspec, with these limits (its own defaults for processes and /tmp);
-    warm_kernels: the socket of a warm-kernel server (autograder/warm_kernels.py), or None."""
-    from autograder import sandbox
+    warm_kernels: the socket of a warm-kernel server (autograder/isolation/warm_kernels.py), or None."""
+    from autograder.isolation import sandbox
 
     sandbox_limits = sandbox.Limits(memory=limits.memory, file_size=limits.file_size,
                                     cpu_seconds=limits.notebook_timeout + 60)

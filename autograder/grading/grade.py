@@ -1,15 +1,15 @@
 """Grading one student's notebook: a fresh nbgrader workspace in a fresh process, and its status.
 
-`grade_notebook(job)` is the unit of work: it reads and normalises the notebook (autograder/submission.py),
-scans it and injects the integrity checks (autograder/integrity.py), runs nbgrader's autograde in a
-workspace that holds only a copy of the class's gradebook (autograder/workspace.py), under the limits of
-autograder/limits.py, in the sandbox when there is one (autograder/sandbox.py). It then reads what
-happened (autograder/outcome.py): takes the credit of tests defeated by tampering away in the gradebook
+`grade_notebook(job)` is the unit of work: it reads and normalises the notebook (autograder/grading/submission.py),
+scans it and injects the integrity checks (autograder/grading/integrity.py), runs nbgrader's autograde in a
+workspace that holds only a copy of the class's gradebook (autograder/grading/workspace.py), under the limits of
+autograder/isolation/limits.py, in the sandbox when there is one (autograder/isolation/sandbox.py). It then reads what
+happened (autograder/grading/outcome.py): takes the credit of tests defeated by tampering away in the gradebook
 (a manual score of 0, so nbgrader's formgrader and feedback agree), cleans the notebook for the student
 (no check cells, no tracebacks of hidden tests) and renders nbgrader's feedback page.
 
-`run_job(job)` runs that in its own process (`python -m autograder.grade JOB.json RESULT.json`; the grader
-forks the same from a warm server instead, autograder/warm_jobs.py), which is a child subreaper: whatever the kernel left running is killed when the notebook is done. A crash of that
+`run_job(job)` runs that in its own process (`python -m autograder.grading.grade JOB.json RESULT.json`; the grader
+forks the same from a warm server instead, autograder/isolation/warm_jobs.py), which is a child subreaper: whatever the kernel left running is killed when the notebook is done. A crash of that
 process yields an `error` row; it never stops the other notebooks. Statuses (one per notebook):
 
   graded       every cell ran (tests may have failed)
@@ -33,10 +33,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from time import monotonic
 
-from autograder import integrity
+from autograder.grading import integrity
 from autograder.course import ROOT
-from autograder.limits import KERNEL_ENV, Limits, job_config, limited_kernel, sandbox_kernel
-from autograder.outcome import (StageInfo, TestResult, analyse, feedback_notebook, gradebook_cells, score_tests,
+from autograder.isolation.limits import KERNEL_ENV, Limits, job_config, limited_kernel, sandbox_kernel
+from autograder.grading.outcome import (StageInfo, TestResult, analyse, feedback_notebook, gradebook_cells, score_tests,
                                 simple_feedback, tainted_tests)
 
 STUDENT = "student"   # the id inside each one-notebook workspace; the real id never reaches the kernel
@@ -119,8 +119,8 @@ _STARTED = monotonic()
 def _grade(job: Job) -> NotebookResult:
     import nbformat
 
-    from autograder.submission import UnreadableNotebook, normalise, read_submission
-    from autograder.workspace import Workspace
+    from autograder.grading.submission import UnreadableNotebook, normalise, read_submission
+    from autograder.grading.workspace import Workspace
 
     template = Workspace(job.template)
     info = StageInfo.load(template.root, job.stage)
@@ -264,7 +264,7 @@ def run_job(job: Job, run_marker: str = "") -> NotebookResult:
     job_file.write_text(job.to_json(), encoding="utf-8")
     env = dict(os.environ, AUTOGRADER_RUN=run_marker, PYTHONPATH=str(ROOT))
     hard_limit = job.limits.notebook_timeout + 300
-    process = subprocess.Popen([sys.executable, "-m", "autograder.grade", str(job_file), str(result_file)],
+    process = subprocess.Popen([sys.executable, "-m", "autograder.grading.grade", str(job_file), str(result_file)],
                                cwd=scratch, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                start_new_session=True)
     register(process)
@@ -305,7 +305,7 @@ def _failed(job: Job, status: str, detail: str) -> NotebookResult:
 
 
 def _main(argv: list[str]) -> int:
-    """`python -m autograder.grade JOB.json RESULT.json` (what run_job starts)."""
+    """`python -m autograder.grading.grade JOB.json RESULT.json` (what run_job starts)."""
     become_subreaper()
     os.environ.pop("PYTHONPATH", None)  # it found this package; kernels need not
     warnings.filterwarnings("ignore", module="nbgrader")  # SQLAlchemy's session warnings: noise in the log

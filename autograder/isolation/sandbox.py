@@ -3,7 +3,7 @@
 The grader asks `probe()` whether this machine can sandbox, then `kernel_setup(scratch_dir, limits)` for the
 extra `nbgrader autograde` arguments and environment variables. They make nbgrader's Execute preprocessor
 start every kernel through the kernelspec `qkv-sandbox`, written under scratch_dir and found through
-JUPYTER_PATH, whose argv is autograder/sandbox_kernel.py: it wraps ipykernel in bubblewrap (`bwrap`, Debian
+JUPYTER_PATH, whose argv is autograder/isolation/sandbox_kernel.py: it wraps ipykernel in bubblewrap (`bwrap`, Debian
 package `bubblewrap`) and util-linux `prlimit` (and `setpriv` when grading as root). nbgrader talks to the
 kernel over unix sockets (jupyter_client's `ipc` transport) in scratch_dir/ipc, the only host folder the
 kernel can write to: it has no network at all, not even the host's loopback.
@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from autograder import sandbox_kernel
+from autograder.isolation import sandbox_kernel
 
 KERNEL_NAME = "qkv-sandbox"
 LAUNCHER = Path(sandbox_kernel.__file__).resolve()
@@ -97,7 +97,7 @@ def kernel_setup(scratch_dir: Path, limits: Limits = Limits(),
                  warm_kernels: str | None = None) -> tuple[list[str], dict[str, str]]:
     """Extra `nbgrader autograde` arguments and environment variables that run each kernel in the sandbox.
 
-    warm_kernels: the socket of a warm-kernel server (autograder/warm_kernels.py); the kernel is then forked
+    warm_kernels: the socket of a warm-kernel server (autograder/isolation/warm_kernels.py); the kernel is then forked
     from it into the new sandbox instead of starting a fresh interpreter there (which stays the fallback).
     Writes scratch_dir/sandbox.json (the launcher's settings), scratch_dir/jupyter/kernels/qkv-sandbox/
     kernel.json and creates scratch_dir/ipc, the folder of the kernels' sockets.

@@ -2,7 +2,7 @@
 
 A fresh kernel spends about 1.5 s of CPU before the first cell runs: Python, ipykernel, torch, numpy and
 matplotlib. This server pays that once per grading run. For every notebook, the sandbox launcher
-(autograder/sandbox_kernel.py) still builds a new bubblewrap sandbox (new mount, PID, network, IPC and UTS
+(autograder/isolation/sandbox_kernel.py) still builds a new bubblewrap sandbox (new mount, PID, network, IPC and UTS
 namespaces, its own copy of the notebook folder, its own uid in root mode), with only a tiny placeholder
 process inside; it then sends this server the placeholder's pid and its kernel settings. The server forks a
 child that joins the sandbox's namespaces and root directory and forks the kernel inside it; the kernel

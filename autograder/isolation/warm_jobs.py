@@ -1,8 +1,8 @@
 """Grading workers that start warm: each notebook still gets a fresh process of its own, forked from a
 server that has already imported the grader and nbgrader (a fresh `python` spends about 2 s on that).
 
-`start_server(folder)` starts `python -m autograder.warm_jobs SOCKET READY_FD`, which imports WARM_MODULES
-once. `run_job(job, marker, socket_path)` does what autograder.grade.run_job does (a process with a hard
+`start_server(folder)` starts `python -m autograder.isolation.warm_jobs SOCKET READY_FD`, which imports WARM_MODULES
+once. `run_job(job, marker, socket_path)` does what autograder.grading.grade.run_job does (a process with a hard
 time limit, its log, its result file; a crash is an `error` row), but the process is forked by that server:
 in its own session (so the whole group can be killed, also by Ctrl-C through grade.stop_all_jobs), with
 stdout/stderr going to the job's log. Student code never runs in the server or in the worker: it runs in
@@ -20,10 +20,10 @@ import socket
 import sys
 from pathlib import Path
 
-from autograder import grade
+from autograder.grading import grade
 
-WARM_MODULES = ["autograder.grade", "autograder.submission", "autograder.integrity", "autograder.outcome",
-                "autograder.workspace", "autograder.guarded_execute", "autograder.sandbox", "autograder.limits",
+WARM_MODULES = ["autograder.grading.grade", "autograder.grading.submission", "autograder.grading.integrity", "autograder.grading.outcome",
+                "autograder.grading.workspace", "autograder.grading.guarded_execute", "autograder.isolation.sandbox", "autograder.isolation.limits",
                 "nbformat", "nbgrader.apps", "nbgrader.api", "nbgrader.converters", "nbgrader.preprocessors",
                 "nbconvert", "nbconvert.exporters", "jupyter_client", "nbclient", "psutil", "sqlalchemy", "bs4"]
 
@@ -82,7 +82,7 @@ def run_job(job: grade.Job, run_marker: str = "", socket_path: str | None = None
 # -- the server ------------------------------------------------------------------------------------------------
 
 def _work(connection: socket.socket, request: dict) -> None:
-    """In the forked worker: a session of its own, output to the log, then what `python -m autograder.grade`
+    """In the forked worker: a session of its own, output to the log, then what `python -m autograder.grading.grade`
     does; its exit code goes back over the connection. Never returns."""
     code = 1
     try:
@@ -97,7 +97,7 @@ def _work(connection: socket.socket, request: dict) -> None:
         from time import monotonic
 
         grade._STARTED = monotonic()  # the log's clock starts with the job, not with the server
-        code = grade._main(["autograder.grade", request["job"], request["result"]])
+        code = grade._main(["autograder.grading.grade", request["job"], request["result"]])
     except SystemExit as exit:
         code = exit.code if isinstance(exit.code, int) else 1
     except BaseException:
@@ -181,7 +181,7 @@ def serve(socket_path: str, ready_fd: int) -> int:
     import ctypes
     import importlib
 
-    from autograder.warm_kernels import listen
+    from autograder.isolation.warm_kernels import listen
 
     ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG: gone with the grader
     for name in WARM_MODULES:
@@ -212,10 +212,10 @@ def serve(socket_path: str, ready_fd: int) -> int:
 def start_server(folder: str):
     """Start the worker server (socket in `folder`); returns a warm_kernels.Server. Raises RuntimeError."""
     from autograder.course import ROOT
-    from autograder.warm_kernels import launch
+    from autograder.isolation.warm_kernels import launch
 
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return launch("warm-jobs", folder, [sys.executable, "-m", "autograder.warm_jobs"], env)
+    return launch("warm-jobs", folder, [sys.executable, "-m", "autograder.isolation.warm_jobs"], env)
 
 
 if __name__ == "__main__":

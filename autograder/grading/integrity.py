@@ -12,7 +12,7 @@ away the credit of every graded test that ran after the tampering could have tak
    `sys._getframe`, `__code__`, `__globals__`...) or hides code (`exec`, `eval`, `__import__`). Harmless
    magics (`%matplotlib`, `%time`, `%timeit`, `?`) are allowed. Tests after the first such cell lose credit.
 
-2. Checks that run in the kernel (autograder/integrity_kernel.py): a baseline cell before all student code,
+2. Checks that run in the kernel (autograder/grading/integrity_kernel.py): a baseline cell before all student code,
    and a check cell before and after every graded test cell. They compare IPython's machinery, sys hooks,
    builtins and the torch/numpy/math functions with the baseline, look for notebook-defined classes that
    override comparisons among the notebook's variables, and read an audit hook's record of file access to
@@ -24,12 +24,12 @@ away the credit of every graded test that ran after the tampering could have tak
    later test. Tests that ran before keep their points.
 
 The instructor reviews flagged notebooks: the zeros are manual scores in the class gradebook
-(autograder/classbook.py), so Formgrader can give the points back after a look.
+(autograder/grading/classbook.py), so Formgrader can give the points back after a look.
 
 What this does not stop: code that knows this design and forges verdicts from inside the kernel (it must
 first get past the static scan, which reports every tool needed for that), and reading files when the
 sandbox is off (the kernel's audit hook reports reads of the grading folders, the scan reports `open`).
-The sandbox (autograder/sandbox.py) removes the hidden tests and the gradebook from the kernel's view.
+The sandbox (autograder/isolation/sandbox.py) removes the hidden tests and the gradebook from the kernel's view.
 """
 import ast
 import copy

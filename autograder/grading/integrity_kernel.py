@@ -1,6 +1,6 @@
 """The grader's integrity checks, as they run *inside* the student's kernel.
 
-This file is not imported by the grader: autograder/integrity.py pastes its text into the first cell of the
+This file is not imported by the grader: autograder/grading/integrity.py pastes its text into the first cell of the
 notebook being graded (before any student code), followed by `__autograder_check__ = install(SETTINGS)`.
 It therefore uses the standard library and what the kernel already has, and binds no other global name.
 
