@@ -1,36 +1,66 @@
 """`python -m autograder grade SUBMISSIONS`: grade a whole class in one command.
 
-Steps: find the students and their notebooks (autograder/grading/collect.py); check whether the sandbox is there
-(autograder/isolation/sandbox.py) and say so; build one nbgrader template workspace with the stages to grade while the
-warm servers start (autograder/isolation/warm_jobs.py, autograder/isolation/warm_kernels.py); grade every (student, stage) in
-its own process with its own kernel in its own sandbox, N at a time (autograder/grading/grade.py); write the tables, the
-feedback pages and the summary (autograder/grading/report.py) and the class's nbgrader course for Formgrader
-(autograder/grading/classbook.py). Every student found gets a row per stage, whatever happens to their notebook;
-the input is only read; the output folder is replaced only if an earlier run of the grader wrote it.
-Ctrl-C stops the workers and still writes the tables (the notebooks not graded: `error`; exit code 130).
+Steps: find the students and their notebooks (collect.py); start a Grader (core.py: the sandbox check, the
+template with the stages to grade, the warm servers); grade every (student, stage) with `grade_notebook`,
+N at a time; write each feedback page and autograded notebook as it arrives; then the tables and the
+summary (report.py) and the class's nbgrader course for Formgrader (classbook.py). Every student found gets
+a row per stage, whatever happens to their notebook; the input is only read; the output folder is replaced
+only if an earlier run of the grader wrote it. Ctrl-C stops the workers and still writes the tables (the
+notebooks not graded: `error`; exit code 130).
 """
+import logging
 import os
 import shutil
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.course import STAGES, solution_notebook
 from autograder.grading.classbook import autograded_copy, course_folder, write_course
 from autograder.grading.collect import CollectError, collect
-from autograder.course import STAGES, solution_notebook
-from autograder.grading.grade import Job, NotebookResult, grade_notebook, stop_all_jobs
-from autograder.isolation.limits import Limits
+from autograder.grading.core import Grader, SandboxUnavailable, grade_notebook
+from autograder.grading.result import GradeResult, Status
 from autograder.grading.report import Progress, summary, write_tables
+from autograder.isolation.limits import Limits
+from autograder.isolation.processes import stop_all_workers
 
 MARKER = ".autograder-output"
 INTERRUPTED = "grading was interrupted"
 DEFAULT_OUT = Path("grading-output")
+log = logging.getLogger(__name__)
 
 
 class GradeArgumentError(ValueError):
     """A bad command line: the message is shown as one line."""
+
+
+@dataclass
+class ClassResult:
+    """One row of the class: a student's id and the GradeResult of one of their notebooks."""
+
+    student_id: str
+    result: GradeResult
+
+    notebook = property(lambda self: self.result.stage)
+    status = property(lambda self: self.result.status)
+    score = property(lambda self: self.result.score)
+    max_score = property(lambda self: self.result.max_score)
+    detail = property(lambda self: self.result.detail)
+    tests = property(lambda self: self.result.tests)
+    seconds = property(lambda self: self.result.seconds)
+    cells = property(lambda self: self.result.cells)
+
+
+@dataclass(frozen=True)
+class Task:
+    """One notebook to grade: whose, which stage, the file found (None: missing), what collecting noted."""
+
+    student_id: str
+    stage: str
+    read: object  # a function returning the notebook's bytes, or None
+    notes: tuple[str, ...]
 
 
 def default_jobs() -> int:
@@ -72,21 +102,6 @@ def prepare_output(out: Path, submissions: Path) -> None:
     (out / MARKER).write_text("Written by `python -m autograder grade`; the next run replaces it.\n", encoding="utf-8")
 
 
-def sandbox_status(wanted: bool) -> tuple[bool, str]:
-    """(use the sandbox, a line for the terminal and the summary)."""
-    unprotected = "student code runs as you, limited only in time, memory, output and file size"
-    if not wanted:
-        return False, f"Sandbox: OFF (--no-sandbox): {unprotected}."
-    try:
-        from autograder.isolation import sandbox
-        available, reason = sandbox.probe()
-    except Exception as error:  # an unusable sandbox must not stop grading
-        available, reason = False, f"the sandbox could not be checked ({type(error).__name__}: {error})"
-    if available:
-        return True, f"Sandbox: on ({reason})."
-    return False, f"Sandbox: UNAVAILABLE ({reason}). Grading without it: {unprotected}."
-
-
 def choose_stages(requested: str | None, found: set[str]) -> list[str]:
     if requested:
         stages = [s.strip() for s in requested.split(",") if s.strip()]
@@ -98,58 +113,47 @@ def choose_stages(requested: str | None, found: set[str]) -> list[str]:
     return [s for s in STAGES if s in found]
 
 
-def make_jobs(collection, stages, template: Path, out: Path, scratch: Path, limits: Limits,
-              sandbox: bool, warm_kernels: str = "") -> list[Job]:
-    """One job per (student, stage); notebooks inside a zip are first copied to the scratch folder."""
-    jobs = []
-    inputs = scratch / "input"
-    inputs.mkdir()
+def make_tasks(collection, stages) -> list[Task]:
+    """One task per (student, stage), the training stage first (the longest), missing notebooks last."""
+    tasks = []
     for student in collection.students.values():
         for stage in stages:
             found = student.notebooks.get(stage)
             notes = list(student.notes)
-            source = None
-            if found is not None:
-                if found.how == "by content":
-                    notes.append(f"{Path(found.entry.path).name} recognised as {stage} by its content")
-                source = inputs / f"{len(jobs):05d}.ipynb"
-                try:
-                    source.write_bytes(found.entry.read_limited())
-                except OSError as error:
-                    source.write_bytes(b"")
-                    notes.append(f"could not read the file: {error}")
-            jobs.append(Job(student.student_id, stage, str(source) if source else None, str(template),
-                            str(out / "feedback" / student.student_id / f"{stage}.html"),
-                            str(scratch / "jobs" / f"{len(jobs):05d}"), limits, sandbox, tuple(notes),
-                            str(autograded_copy(out, student.student_id, stage)), warm_kernels))
-    return jobs
+            if found is not None and found.how == "by content":
+                notes.append(f"{Path(found.entry.path).name} recognised as {stage} by its content")
+            tasks.append(Task(student.student_id, stage, found.entry.read_limited if found else None, tuple(notes)))
+    return sorted(tasks, key=lambda t: (t.read is None, -STAGES.index(t.stage), t.student_id))
 
 
-def start_servers(scratch: Path, use_sandbox: bool, warm: bool):
-    """The warm servers (autograder/isolation/warm_jobs.py, autograder/isolation/warm_kernels.py): ([servers], workers' socket or
-    None, kernels' socket or None, a line for the terminal and the summary). A server that cannot start only
-    makes grading slower."""
-    from autograder.isolation import warm_jobs, warm_kernels
-
-    servers, sockets, words = [], [None, None], []
-    if not warm:
-        return servers, None, None, "Warm start: off (--cold-kernels): every worker and kernel is a fresh interpreter."
-    for index, (what, start) in enumerate([("workers", warm_jobs.start_server),
-                                           ("kernels", warm_kernels.start_server if use_sandbox else None)]):
-        if start is None:
-            words.append(f"{what} fresh (warm kernels need the sandbox)")
-            continue
+def grade_task(task: Task, limits: Limits, grader: Grader) -> GradeResult:
+    """grade_notebook for one task; a file that cannot be read is graded as an empty (unreadable) one."""
+    notes = list(task.notes)
+    data = None
+    if task.read is not None:
         try:
-            server = start(str(scratch / f"warm-{what}"))
-        except (RuntimeError, OSError) as error:
-            words.append(f"{what} fresh (the server could not start: {error})")
-            continue
-        servers.append(server)
-        sockets[index] = server.socket_path
-        words.append(f"{what} forked warm")
-    line = ("Warm start: " + "; ".join(words) + ". Each notebook still has its own new process and sandbox "
-            "(--cold-kernels: fresh interpreters).")
-    return servers, sockets[0], sockets[1], line
+            data = task.read()
+        except OSError as error:
+            data = b""
+            notes.append(f"could not read the file: {error}")
+    return grade_notebook(data, task.stage, limits, grader=grader, notes=tuple(notes))
+
+
+def save_result(out: Path, row: ClassResult) -> None:
+    """The student's feedback page, the autograded notebook (for the class's nbgrader course) and, for an
+    `error`, the grader's log: written as soon as the notebook is graded."""
+    result = row.result
+    page = out / "feedback" / row.student_id / f"{result.stage}.html"
+    page.parent.mkdir(parents=True, exist_ok=True)
+    page.write_text(result.feedback_html, encoding="utf-8")
+    if result.autograded_notebook is not None:
+        copy = autograded_copy(out, row.student_id, result.stage)
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_bytes(result.autograded_notebook)
+    if result.status == Status.ERROR and result.log:
+        target = out / "logs" / row.student_id / f"{result.stage}.log"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(result.log, encoding="utf-8")
 
 
 def stop_run_processes(marker: str) -> int:
@@ -167,48 +171,41 @@ def stop_run_processes(marker: str) -> int:
     return killed
 
 
-def _execute(jobs: list[Job], workers: int, marker: str, progress: Progress,
-             worker_server: str | None = None) -> list[NotebookResult]:
-    """Run the jobs, the training stage first (the longest), `workers` at a time, each in a fresh process;
-    worker_server: the socket of a server that forks them warm (autograder/isolation/warm_jobs.py), or None."""
-    from autograder.isolation import warm_jobs
-
-    results: list[NotebookResult] = []
-
-    def one(job: Job) -> NotebookResult:
-        if job.source is None:
-            return grade_notebook(job)  # missing: no kernel, no process needed
-        return warm_jobs.run_job(job, marker, worker_server)
-
-    ordered = sorted(jobs, key=lambda j: (j.source is None, -STAGES.index(j.stage), j.student_id))
+def _execute(tasks: list[Task], workers: int, limits: Limits, grader: Grader, out: Path,
+             progress: Progress) -> list[ClassResult]:
+    """Grade the tasks `workers` at a time; each result is saved as it arrives."""
+    rows: list[ClassResult] = []
     pool = ThreadPoolExecutor(max_workers=workers)
-    futures = {pool.submit(one, job): job for job in ordered}
+    futures = {pool.submit(grade_task, task, limits, grader): task for task in tasks}
     try:
         for future in as_completed(futures):
-            job = futures[future]
+            task = futures[future]
             try:
                 result = future.result()
-            except Exception as error:  # run_job never raises; this is a last resort
-                result = NotebookResult(job.student_id, job.stage, "error", 0.0, 0.0, f"grader error: {error}")
-            results.append(result)
-            progress.update(result)
+            except Exception as error:  # grade_notebook never raises for a notebook; this is a last resort
+                log.exception("grading %s of %s failed", task.stage, task.student_id)
+                result = GradeResult(task.stage, Status.ERROR, 0.0, grader.stage_info(task.stage).max_score,
+                                     notes=[f"grader error: {error}"])
+            row = ClassResult(task.student_id, result)
+            save_result(out, row)
+            rows.append(row)
+            progress.update(row)
     except KeyboardInterrupt:  # Ctrl-C: stop the workers, keep what is done, mark the rest
         pool.shutdown(wait=False, cancel_futures=True)
-        stop_all_jobs()
-        done = {(r.student_id, r.notebook) for r in results}
-        results += [NotebookResult(j.student_id, j.stage, "error", 0.0, 0.0, INTERRUPTED)
-                    for j in jobs if (j.student_id, j.stage) not in done]
+        stop_all_workers()
+        done = {(r.student_id, r.notebook) for r in rows}
+        rows += [ClassResult(t.student_id, GradeResult(t.stage, Status.ERROR, 0.0,
+                                                       grader.stage_info(t.stage).max_score, notes=[INTERRUPTED]))
+                 for t in tasks if (t.student_id, t.stage) not in done]
         print("\nInterrupted: the notebooks not graded yet have the status `error`.", file=progress.stream)
     pool.shutdown(wait=True)
-    return results
+    return rows
 
 
 def grade_class(submissions: Path, out: Path = DEFAULT_OUT, jobs: int | None = None, limits: Limits = Limits(),
                 sandbox: bool = True, notebooks: str | None = None, stream=sys.stdout,
-                warm: bool = True) -> list[NotebookResult]:
-    """Grade every student's notebooks in SUBMISSIONS into `out`; returns one result per (student, stage)."""
-    from autograder.grading.workspace import Workspace
-
+                warm: bool = True) -> list[ClassResult]:
+    """Grade every student's notebooks in SUBMISSIONS into `out`; returns one row per (student, stage)."""
     started = time.monotonic()
     workers = default_jobs() if jobs is None else jobs
     if workers < 1:
@@ -217,55 +214,34 @@ def grade_class(submissions: Path, out: Path = DEFAULT_OUT, jobs: int | None = N
     found = {stage for s in collection.students.values() for stage in s.notebooks}
     stages = choose_stages(notebooks, found)
     prepare_output(out, submissions)
-    use_sandbox, sandbox_line = sandbox_status(sandbox)
-    print(sandbox_line, file=stream, flush=True)
-    count = len(collection.students)
-    print(f"Found {count} student{'s' if count != 1 else ''} in {submissions} ({collection.layout}); "
-          f"grading {', '.join(stages)} with {workers} worker(s).", file=stream, flush=True)
-    marker = f"run-{os.getpid()}-{time.time_ns()}"
-    scratch = Path(tempfile.mkdtemp(prefix="qkv-grade-"))
-    servers = []
+    out = out.resolve()
+    grader = Grader(stages, sandbox=sandbox, warm=warm)
     try:
-        # nbgrader makes the template (a process of its own) while the servers start. The servers must be
-        # started by this thread: they die with the thread that started them (PR_SET_PDEATHSIG).
-        with ThreadPoolExecutor(max_workers=1) as background:
-            making = background.submit(Workspace(scratch / "template").create, stages)
-            servers, worker_socket, kernel_socket, warm_line = start_servers(scratch, use_sandbox, warm)
-            template = making.result()
-        print(warm_line, file=stream, flush=True)
-        job_list = make_jobs(collection, stages, template.root, out.resolve(), scratch, limits, use_sandbox,
-                             kernel_socket or "")
-        results = _execute(job_list, workers, marker, Progress(len(job_list), stream), worker_socket)
-        _keep_error_logs(results, job_list, out)
-        write_course(out, template, results)
+        grader.start()  # from this thread: the servers die with the thread that started them
+        print(grader.sandbox_line, file=stream, flush=True)
+        count = len(collection.students)
+        print(f"Found {count} student{'s' if count != 1 else ''} in {submissions} ({collection.layout}); "
+              f"grading {', '.join(stages)} with {workers} worker(s).", file=stream, flush=True)
+        print(grader.warm_line, file=stream, flush=True)
+        tasks = make_tasks(collection, stages)
+        rows = _execute(tasks, workers, limits, grader, out, Progress(len(tasks), stream))
+        from autograder.grading.workspace import Workspace
+
+        write_course(out, Workspace(grader.template), rows)
     finally:
-        for server in servers:
-            server.stop()
-        stop_run_processes(marker)
-        shutil.rmtree(scratch, ignore_errors=True)
+        grader.close()
+        stop_run_processes(grader.run_marker)
     names = {s.student_id: s.name for s in collection.students.values()}
-    write_tables(out, results, names, collection.inventory)
-    settings = [sandbox_line, warm_line,
+    write_tables(out, rows, names, collection.inventory)
+    settings = [grader.sandbox_line, grader.warm_line,
                 f"Limits: {limits.cell_timeout} s per cell, {limits.notebook_timeout} s per notebook, "
                 f"{limits.memory} MB memory, {limits.output} MB output, {limits.file_size} MB per file; "
                 f"{workers} worker(s)",
                 f"nbgrader course with every submission (Formgrader, nbgrader export): {course_folder(out)}"]
-    text = summary(results, stages, settings, time.monotonic() - started, out)
+    text = summary(rows, stages, settings, time.monotonic() - started, out)
     (out / "summary.txt").write_text(text, encoding="utf-8")
     print(text, file=stream, end="", flush=True)
-    return results
-
-
-def _keep_error_logs(results, jobs, out: Path) -> None:
-    """The grader's log of a notebook that ended in `error`, for the instructor: out/logs/<student>/<stage>.log."""
-    by_key = {(j.student_id, j.stage): j for j in jobs}
-    for result in results:
-        job = by_key.get((result.student_id, result.notebook))
-        log = Path(f"{job.scratch}.log") if job else None
-        if result.status == "error" and log and log.exists():
-            target = out / "logs" / result.student_id / f"{result.notebook}.log"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(log, target)
+    return rows
 
 
 # -- command line -------------------------------------------------------------------------------------------
@@ -308,7 +284,7 @@ def command_grade(args) -> int:
                         memory=args.memory, output=args.max_output, file_size=args.file_size)
         results = grade_class(args.submissions, args.out, args.jobs, limits, not args.no_sandbox, args.notebooks,
                               warm=not args.cold_kernels)
-    except (CollectError, GradeArgumentError, ValueError) as error:
+    except (CollectError, GradeArgumentError, SandboxUnavailable, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     if any(r.detail == INTERRUPTED for r in results):

@@ -6,23 +6,14 @@ grader's check cells). `analyse` turns that and the static findings into a statu
 tests get no credit (autograder/grading/integrity.py explains the rule); `score_tests` writes those zeros into the
 gradebook as manual scores and lists every test; `feedback_notebook` makes the version the student sees.
 """
-import html
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.grading import integrity
+from autograder.grading.result import Status, TestResult
 from autograder.grading.integrity import META
 
 HIDDEN_MARK = "### BEGIN HIDDEN TESTS"
-
-
-@dataclass
-class TestResult:
-    name: str
-    kind: str                  # "test", "hidden test" or "written answer"
-    points: float | None       # None: graded by hand
-    max_points: float
-    result: str                # passed, failed, not run, no credit (tampering), graded by hand, no answer
 
 
 @dataclass
@@ -58,7 +49,7 @@ class StageInfo:
 class Analysis:
     flags: list[str] = field(default_factory=list)      # reasons for `flagged`
     events: list[str] = field(default_factory=list)     # timeouts, kernel deaths, truncated output
-    status: str = "graded"
+    status: Status = Status.GRADED
     taint_from: int | None = None                       # tests at this cell index or later get no credit
     not_run: set = field(default_factory=set)           # grade_ids of tests that did not run
 
@@ -82,10 +73,10 @@ def analyse(notebook, findings: list) -> Analysis:
         label = "a check cell of the grader" if record.get("role") == "check" else _label(cell, number)
         if event == "kernel_died":
             result.events.append(f"the kernel died in {label} ({record.get('detail', '')})")
-            result.status = "kernel_died"
+            result.status = Status.KERNEL_DIED
         elif event == "timeout":
             result.events.append(f"{label} ran longer than {record.get('detail', 'its time limit')}")
-            result.status = "timeout"
+            result.status = Status.TIMEOUT
         elif event == "output_truncated":
             result.events.append(f"output of {label} truncated")
         if event in ("not_run", "timeout", "kernel_died"):
@@ -107,7 +98,7 @@ def analyse(notebook, findings: list) -> Analysis:
         if index is not None and (result.taint_from is None or index + 1 < result.taint_from):
             result.taint_from = index + 1  # the tests after this cell
     if result.flags:
-        result.status = "flagged"
+        result.status = Status.FLAGGED
     return result
 
 
@@ -199,11 +190,3 @@ def feedback_notebook(notebook, analysis: Analysis, tainted: set[str], notes: li
         cells.insert(0, v4.new_markdown_cell(title + "\n\n" + "\n".join(lines)))
     notebook.cells = cells
     return notebook
-
-
-def simple_feedback(path: Path, stage: str, message: str) -> None:
-    """A short page for a notebook that nbgrader could not grade."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(stage)}</title></head>"
-                    f"<body><h1>{html.escape(stage)}</h1><p>{html.escape(message)}</p></body></html>\n",
-                    encoding="utf-8")

@@ -16,31 +16,19 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from autograder.isolation import sandbox_kernel
+from autograder.isolation.limits import KERNEL_ENV, Limits
 
 KERNEL_NAME = "qkv-sandbox"
-LAUNCHER = Path(sandbox_kernel.__file__).resolve()
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds the autograder package
+# The kernelspec's launcher: -I, since it runs in the student's folder (nothing may be imported from there);
+# so the package root is put on sys.path by hand.
+LAUNCH = (f"import sys; sys.path.insert(0, {str(PACKAGE_ROOT)!r}); "
+          "from autograder.isolation.sandbox_kernel import main; sys.exit(main(sys.argv))")
 INSTALL_HINT = "sudo apt-get install -y bubblewrap"
 MAX_SOCKET_PATH = 100  # unix socket paths are limited to 107 bytes; the kernel adds "-<port>" to the prefix
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits of one student kernel. Each process in the sandbox gets memory and cpu_seconds."""
-    memory: int = 4096        # MB of address space (virtual memory) per process; torch needs about 1 GB
-    cpu_seconds: int = 600    # CPU time per process, all its threads together; then the kernel is killed
-    file_size: int = 100      # MB, the largest file it may write (a larger write fails: "File too large")
-    processes: int = 256      # processes and threads at the same time (torch starts one thread per core)
-    tmp_space: int = 512      # MB of memory for each private folder: HOME (with the notebook copy), /tmp, /dev/shm
-
-    def __post_init__(self):
-        for field in fields(self):
-            value = getattr(self, field.name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"sandbox limit {field.name} must be a positive whole number, not {value!r}")
 
 
 def _tools() -> dict[str, str | None]:
@@ -60,7 +48,9 @@ def _settings(ipc_dir: Path, limits: Limits, warm_kernels: str | None = None) ->
     tools = _tools()
     return {"bwrap": tools["bwrap"], "prlimit": tools["prlimit"], "setpriv": tools.get("setpriv"),
             "python": sys.executable, "read_only": _python_paths(), "ipc_dir": str(ipc_dir),
-            "limits": asdict(limits), "warm_kernels": warm_kernels}
+            "limits": {"memory": limits.memory, "cpu_seconds": limits.cpu_time, "file_size": limits.file_size,
+                       "processes": limits.processes, "tmp_space": limits.tmp_space},
+            "env": KERNEL_ENV, "warm_kernels": warm_kernels}
 
 
 def probe() -> tuple[bool, str]:
@@ -117,7 +107,7 @@ def kernel_setup(scratch_dir: Path, limits: Limits = Limits(),
     spec_dir.mkdir(parents=True, exist_ok=True)
     spec = {
         # -I: the launcher runs on the host in the student's folder; it must not import anything from there.
-        "argv": [sys.executable, "-I", str(LAUNCHER), str(settings_file), "{connection_file}"],
+        "argv": [sys.executable, "-I", "-c", LAUNCH, str(settings_file), "{connection_file}"],
         "display_name": "Python 3 (grading sandbox)",
         "language": "python",
         # A warm kernel is not in the launcher's process group: it gets interrupts as messages.

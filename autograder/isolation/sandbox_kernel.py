@@ -1,7 +1,7 @@
 """Start one IPython kernel inside a bubblewrap sandbox: the argv of the sandbox kernelspec.
 
-jupyter_client runs `python -I sandbox_kernel.py SETTINGS.json CONNECTION_FILE` with the notebook's folder
-as working directory (autograder/isolation/sandbox.py writes SETTINGS.json and the kernelspec). This launcher reads
+jupyter_client runs `python -I -c LAUNCH SETTINGS.json CONNECTION_FILE` with the notebook's folder as
+working directory (LAUNCH, in sandbox.py, puts this package's root first on sys.path and calls `main`) (autograder/isolation/sandbox.py writes SETTINGS.json and the kernelspec). This launcher reads
 the folder and the connection file, then replaces itself with `bwrap`, so jupyter_client's process *is*
 the sandbox and its signals (interrupt, kill) reach it. Inside, the kernel sees:
 
@@ -15,7 +15,8 @@ Every process lives in a new PID namespace and dies with the kernel; resource li
 `prlimit` inside. When run as root, the kernel runs as an unprivileged uid of its own (util-linux `setpriv`),
 since Linux does not count root's processes against a process limit.
 
-Standard library only: this file runs as a script, outside the package, before the sandbox exists.
+Standard library only (and warm_kernels, also standard library only): this runs on the host with `python -I`
+in the student's folder, before the sandbox exists, so it must not import anything from that folder.
 """
 import json
 import os
@@ -31,9 +32,9 @@ MAX_FILES = 200  # files copied from the notebook folder; each one is an open fi
 ETC_ALLOWED = ["/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
                "/etc/alternatives", "/etc/fonts", "/etc/mime.types"]
 TOP_LEVEL_LINKS = ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]
-# Host environment variables the kernel keeps; everything else (tokens, paths of the course) is dropped.
-ENV_PASSED = ["NBGRADER_EXECUTION", "NBGRADER_VALIDATING", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-              "PYTHONHASHSEED", "TZ", "LANG", "LC_ALL"]
+# Host environment variables the kernel keeps (nbgrader's, locale and time zone); everything else (tokens,
+# paths of the course) is dropped. The kernel's own settings come from the settings file ("env").
+ENV_PASSED = ["NBGRADER_EXECUTION", "NBGRADER_VALIDATING", "TZ", "LANG", "LC_ALL"]
 ROOT_UID_BASE = 2_000_000_000  # root mode: the kernel's uid is this plus the launcher's pid (unique while it runs)
 MB = 1024 * 1024
 
@@ -170,9 +171,10 @@ def sandbox_environment(settings: dict) -> dict[str, str]:
     environment = {"HOME": HOME, "USER": "student", "LOGNAME": "student", "TMPDIR": "/tmp",
                    "PATH": os.pathsep.join([os.path.dirname(settings["python"]), "/usr/local/bin", "/usr/bin",
                                             "/bin"]),
-                   "LANG": "C.UTF-8", "MALLOC_ARENA_MAX": "2", "PYTHONDONTWRITEBYTECODE": "1",
+                   "LANG": "C.UTF-8",
                    # ipykernel: parent pid 1 means "do not watch the parent, do not print to the terminal".
                    "JPY_PARENT_PID": "1"}
+    environment.update(settings.get("env", {}))
     environment.update({name: os.environ[name] for name in ENV_PASSED if name in os.environ})
     return environment
 
@@ -270,14 +272,11 @@ def _run_warm(settings: dict, connection_file: str, kernel_options: list[str], u
     """A new sandbox around a placeholder process; the warm-kernel server (autograder/isolation/warm_kernels.py) forks
     the kernel into it. Returns when the kernel has ended; raises WarmKernelUnavailable before the kernel
     exists. jupyter_client's signals to this process group end bwrap, and with it everything in the sandbox."""
-    import importlib.util
     import subprocess
 
+    from autograder.isolation import warm_kernels
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # interrupts reach the kernel as messages (interrupt_mode)
-    spec = importlib.util.spec_from_file_location("warm_kernels", os.path.join(os.path.dirname(__file__),
-                                                                              "warm_kernels.py"))
-    warm_kernels = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(warm_kernels)
     ready_r, ready_w = os.pipe()
     info_r, info_w = os.pipe()
     hold_r, hold_w = os.pipe()

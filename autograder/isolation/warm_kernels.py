@@ -38,10 +38,6 @@ PRELOAD = ["numpy", "numpy.random", "torch", "torch.nn.functional", "matplotlib"
            "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger", "IPython.core.debugger",
            "IPython.core.completerlib", "IPython.core.oinspect", "IPython.core.logger",
            "IPython.extensions.storemagic", "sqlite3", "tornado.gen", "tornado.queues", "tornado.platform.asyncio"]
-# The kernel's environment at import time: what torch and matplotlib read then must match a cold kernel.
-IMPORT_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-              "MPLBACKEND": "module://matplotlib_inline.backend_inline", "MALLOC_ARENA_MAX": "2",
-              "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
 NAMESPACES = {"user": 0x10000000, "cgroup": 0x02000000, "ipc": 0x08000000, "uts": 0x04000000,
               "net": 0x40000000, "pid": 0x20000000, "mnt": 0x00020000}
 RLIMITS = {"as": resource.RLIMIT_AS, "cpu": resource.RLIMIT_CPU, "fsize": resource.RLIMIT_FSIZE,
@@ -290,7 +286,6 @@ def listen(socket_path: str, ready_fd: int, reap) -> socket.socket:
 def serve(socket_path: str, ready_fd: int) -> int:
     _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)  # gone with the grader that started it
     _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-    os.environ.update(IMPORT_ENV)
     import importlib
 
     before = dict(os.environ)
@@ -336,65 +331,19 @@ def serve(socket_path: str, ready_fd: int) -> int:
 
 # -- starting and stopping the server (the grader's side) ----------------------------------------------------
 
-class Server:
-    """A running server process: `socket_path` for its clients; `stop()` ends it."""
+def start_server(folder: str, kernel_env: dict, timeout: float = 120):
+    """Start the warm-kernel server with its socket in `folder`; returns a servers.Server when it is ready.
+    kernel_env: the kernels' environment (limits.KERNEL_ENV): torch and matplotlib read it when the server
+    imports them, so it must be what a cold kernel has."""
+    from autograder.isolation.servers import launch
 
-    def __init__(self, process, socket_path: str):
-        self.process, self.socket_path = process, socket_path
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.stop()
-
-
-def launch(name: str, folder: str, argv: list[str], env: dict, timeout: float = 120) -> Server:
-    """Start a server `argv + [SOCKET, READY_FD]` (its socket and log `name`.sock/.log in `folder`, created
-    0700) and wait until it writes "ready" to READY_FD. Raises RuntimeError with its log when it cannot start."""
-    import select
-    import subprocess
-
-    os.makedirs(folder, mode=0o700, exist_ok=True)
-    os.chmod(folder, 0o700)
-    socket_path, log_path = os.path.join(folder, f"{name}.sock"), os.path.join(folder, f"{name}.log")
-    ready_r, ready_w = os.pipe()
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen([*argv, socket_path, str(ready_w)], pass_fds=[ready_w], env=env, cwd="/",
-                                   stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-    os.close(ready_w)
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            if select.select([ready_r], [], [], 0.5)[0]:
-                if os.read(ready_r, 16).startswith(b"ready"):
-                    return Server(process, socket_path)
-                break
-            if process.poll() is not None:
-                break
-        process.kill()
-        process.wait()
-        with open(log_path, "rb") as log:
-            error = log.read().decode(errors="replace").strip()[-500:]
-        raise RuntimeError(f"the {name} server did not start: {error or 'no reason given'}")
-    finally:
-        os.close(ready_r)
-
-
-def start_server(folder: str, timeout: float = 120) -> Server:
-    """Start the warm-kernel server with its socket in `folder`; returns when it is ready."""
     # A clean environment: the server's memory becomes every kernel's, so it holds nothing of the grader's.
     # HOME: an empty folder, so that no configuration of the grader's account (a matplotlibrc, user site
     # packages) is read into the server's memory and from there into the kernels.
     home = os.path.join(folder, "home")
     os.makedirs(home, exist_ok=True)
     env = {name: os.environ[name] for name in ("PATH", "LANG", "LC_ALL", "TZ") if name in os.environ}
-    env.update(IMPORT_ENV, HOME=home, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
+    env.update(kernel_env, HOME=home)
     # Not -I: its safe-path flag would stay set in every kernel (IPython then leaves '' out of sys.path).
     # Compiled under a name that is no file: the server's functions stay at the bottom of every kernel's
     # stack, and tracebacks must not look for their source in the course folder (the integrity check
