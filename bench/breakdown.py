@@ -1,7 +1,7 @@
 """Where the grader's time goes for one notebook: `python -m bench.breakdown [STAGE] [--repeat N]`.
 
 Measures, each N times (the median is printed):
-- worker start: a fresh `python` that imports the grader's worker modules (autograder.grading.grade, nbgrader);
+- worker start: a fresh `python` that imports the grader's worker modules (autograder.grading.worker, nbgrader);
 - kernel start: a fresh ipykernel, plain and in the sandbox (when bubblewrap is there), until it answers;
 - torch import inside that kernel, and the same import in a process forked from one that already has torch;
 - one graded notebook through the grader's worker, started cold (`grade.run_job`: a fresh python, a fresh
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from autograder.course import ROOT
 
-WORKER_IMPORTS = "import autograder.grading.grade, nbformat, nbgrader.apps, nbgrader.api"
+WORKER_IMPORTS = "import autograder.grading.worker, nbformat, nbgrader.apps, nbgrader.api"
 
 
 def median_of(function, repeat: int) -> float:
@@ -72,50 +72,27 @@ def forked_torch(repeat: int) -> tuple[float, float]:
 
 
 def graded_phases(stage: str, sandbox: bool, warm: bool = False) -> dict:
-    """Grade the instructor's answers of `stage` once through run_job; seconds per phase from its log.
-    warm: through the grader's warm servers (autograder/isolation/warm_jobs.py, autograder/isolation/warm_kernels.py), timed
-    after one notebook has gone through them (the servers' own start is paid once per grading run)."""
-    from autograder.isolation import warm_jobs, warm_kernels
-    from autograder.grading.grade import Job, run_job
-    from autograder.grading.workspace import Workspace
-    from examples.make_submissions import answered
+    """Grade the instructor's answers of `stage` once with grade_notebook; seconds per phase from the
+    worker's own timings. warm: through the grader's warm servers, timed after one notebook has gone
+    through them (the servers' own start is paid once per grading run)."""
     import nbformat
 
-    scratch = Path(tempfile.mkdtemp(prefix="qkv-breakdown-"))
-    template = Workspace(scratch / "template").create([stage])
-    source = scratch / "in.ipynb"
-    nbformat.write(answered(stage), source)
-    servers = []
-    if warm:
-        servers.append(warm_jobs.start_server(str(scratch / "warm-workers")))
-        if sandbox:
-            servers.append(warm_kernels.start_server(str(scratch / "warm-kernels")))
-    kernels = servers[1].socket_path if len(servers) > 1 else ""
+    from autograder.grading.core import Grader, grade_notebook
+    from examples.make_submissions import answered
 
-    def job(name):
-        return Job("bench", stage, str(source), str(template.root), str(scratch / f"{name}.html"),
-                   str(scratch / name), sandbox=sandbox, warm_kernels=kernels)
-
-    try:
+    data = nbformat.writes(answered(stage)).encode()
+    with Grader([stage], sandbox=sandbox, warm=warm) as grader:
         if warm:
-            warm_jobs.run_job(job("first"), "", servers[0].socket_path)
+            grade_notebook(data, stage, grader=grader)
         start = time.perf_counter()
-        result = warm_jobs.run_job(job("job"), "", servers[0].socket_path) if warm else run_job(job("job"))
+        result = grade_notebook(data, stage, grader=grader)
         total = time.perf_counter() - start
-    finally:
-        for server in servers:
-            server.stop()
-    log = (scratch / "job.log").read_text(encoding="utf-8", errors="replace")
-    stamps = {}
-    for line in log.splitlines():
-        match = re.match(r"\[\s*([\d.]+) s\] (\w+)", line)
-        if match:
-            stamps.setdefault(match.group(2), float(match.group(1)))
-    autograde = stamps.get("autograde", 0) - stamps.get("autograding", 0)
-    feedback = stamps.get("feedback", 0) - stamps.get("generating", 0)
-    return {"status": result.status, "total": total, "setup (after imports)": stamps.get("autograding", 0),
-            "nbgrader autograde": autograde, "between": stamps.get("generating", 0) - stamps.get("autograde", 0),
-            "feedback": feedback, "after feedback + process start/exit": total - stamps.get("feedback", total)}
+    phases = result.timings
+    return {"status": result.status, "total": total, "setup (after imports)": phases.get("setup", 0),
+            "nbgrader autograde": phases.get("autograde", 0) - phases.get("setup", 0),
+            "between": phases.get("analysis", 0) - phases.get("autograde", 0),
+            "feedback": phases.get("feedback", 0) - phases.get("analysis", 0),
+            "after feedback + process start/exit": total - phases.get("feedback", total)}
 
 
 def main(argv=None) -> int:

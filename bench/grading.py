@@ -16,6 +16,7 @@
 import argparse
 import csv
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -142,12 +143,12 @@ class Run:
 
 def grade_serial(submissions: Path, stages: list[str], work: Path) -> Run:
     """Plain nbgrader: one course, every notebook submitted, `nbgrader autograde STAGE` for each stage."""
-    from autograder.grading.workspace import Workspace
+    from tests.plain_nbgrader import PlainCourse
 
     os.environ.update(KERNEL_THREADS)
     start = time.perf_counter()
     with PeakMemory() as memory:
-        workspace = Workspace(work).create(stages)
+        workspace = PlainCourse(work).create(stages)
         for student in sorted(p.name for p in submissions.iterdir() if p.is_dir()):
             for stage in stages:
                 notebook = submissions / student / f"{stage}.ipynb"
@@ -212,6 +213,15 @@ def compare(students: int, stages: list[str], jobs: int, keep: Path | None = Non
             stream=sys.stdout, also_cold: bool = False) -> int:
     """Build, grade both ways, print the table; returns 0 when every score agrees, 1 otherwise."""
     folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="qkv-bench-"))
+    try:
+        return _compare(folder, students, stages, jobs, extra, stream, also_cold)
+    finally:
+        if not keep:  # the class and its graded copies: about 100 MB a run
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _compare(folder: Path, students: int, stages: list[str], jobs: int, extra: list[str], stream,
+             also_cold: bool) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     kinds = build_class(folder / "class", students, stages)
     notebooks = len(kinds)

@@ -4,14 +4,14 @@ import nbformat
 import pytest
 
 from autograder.course import STAGES, solution_notebook, student_notebook
-from autograder.grading.workspace import Workspace
+from tests.plain_nbgrader import PlainCourse
 
 
 @pytest.fixture(scope="session")
 def graded_course(tmp_path_factory):
     """A real nbgrader course where 'solution' submitted the instructor notebooks and 'blank' the
     untouched student notebooks, autograded by nbgrader. Returns (workspace, {stage: [NotebookScore]})."""
-    workspace = Workspace(tmp_path_factory.mktemp("course")).create(STAGES)
+    workspace = PlainCourse(tmp_path_factory.mktemp("course")).create(STAGES)
     for stage in STAGES:
         workspace.submit("solution", stage, solution_notebook(stage))
         workspace.submit("blank", stage, student_notebook(stage))

@@ -136,7 +136,7 @@ def test_without_warm_servers_grading_goes_on_cold_and_says_so(tmp_path, monkeyp
     results = {}
     results["cold"] = batch.grade_class(submissions, tmp_path / "cold", jobs=2, warm=False)
 
-    def cannot_start(folder):
+    def cannot_start(folder, *args):
         raise RuntimeError("no room here")
 
     monkeypatch.setattr(warm_jobs, "start_server", cannot_start)

@@ -6,7 +6,7 @@ import nbformat
 import pytest
 
 import crafted
-from autograder.grading import batch, integrity
+from autograder.grading import batch, core, integrity
 from autograder.course import STAGES, ROOT, solution_notebook, student_notebook
 from autograder.isolation.limits import Limits
 from autograder.grading.integrity import scan_cell, scan_notebook
@@ -197,9 +197,9 @@ def test_an_unavailable_sandbox_is_announced_not_hidden(monkeypatch):
     from autograder.isolation import sandbox
 
     monkeypatch.setattr(sandbox, "probe", lambda: (False, "bwrap not found on PATH"))
-    used, line = batch.sandbox_status(True)
+    used, line = core.sandbox_status(True)
     assert not used and line.startswith("Sandbox: UNAVAILABLE (bwrap not found on PATH)")
-    used, line = batch.sandbox_status(False)
+    used, line = core.sandbox_status(False)
     assert not used and line.startswith("Sandbox: OFF (--no-sandbox)")
 
 

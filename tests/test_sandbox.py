@@ -25,8 +25,9 @@ from nbconvert.preprocessors import ExecutePreprocessor
 from traitlets.config.loader import KVArgParseConfigLoader
 
 from autograder.isolation import sandbox, warm_kernels
+from autograder.isolation.limits import KERNEL_ENV, Limits
 from autograder.course import ROOT, solution_notebook
-from autograder.grading.workspace import Workspace
+from tests.plain_nbgrader import PlainCourse
 
 pytestmark = pytest.mark.slow
 
@@ -44,7 +45,7 @@ def ready():
 def warm_server(ready):
     """A warm-kernel server (autograder/isolation/warm_kernels.py) for the tests of the `warm` kind."""
     folder = tempfile.mkdtemp(prefix="wk-test-")
-    with warm_kernels.start_server(folder) as server:
+    with warm_kernels.start_server(folder, KERNEL_ENV) as server:
         yield server
     shutil.rmtree(folder, ignore_errors=True)
 
@@ -75,7 +76,7 @@ def folder(tmp_path):
     return path
 
 
-def run(scratch: Path, folder: Path, cells: list[str], limits=sandbox.Limits(), timeout=60, **options) -> list[str]:
+def run(scratch: Path, folder: Path, cells: list[str], limits=Limits(), timeout=60, **options) -> list[str]:
     """Execute `cells` in one sandboxed kernel started in `folder`; returns each cell's text output
     (stdout, stderr, and 'ErrorName: value' for an exception)."""
     args, env = sandbox.kernel_setup(scratch, limits, WARM_SOCKET)
@@ -129,9 +130,9 @@ def host_processes_with(marker: str) -> list[int]:
 
 def test_limits_reject_nonsense():
     with pytest.raises(ValueError, match="memory"):
-        sandbox.Limits(memory=0)
+        Limits(memory=0)
     with pytest.raises(ValueError, match="processes"):
-        sandbox.Limits(processes="10")
+        Limits(processes="10")
 
 
 def test_probe_explains_a_missing_tool(monkeypatch):
@@ -151,7 +152,7 @@ def test_probe_explains_a_sandbox_that_cannot_start(monkeypatch):
 
 def test_setup_rejects_a_scratch_path_too_long_for_sockets(tmp_path):
     with pytest.raises(ValueError, match="too long"):
-        sandbox.kernel_setup(tmp_path / ("x" * 120), sandbox.Limits())
+        sandbox.kernel_setup(tmp_path / ("x" * 120), Limits())
 
 
 def test_kernel_works_in_its_own_copy_of_the_folder(scratch, folder):
@@ -172,7 +173,7 @@ def test_kernel_works_in_its_own_copy_of_the_folder(scratch, folder):
 def test_a_folder_too_large_for_the_sandbox_stops_the_kernel_with_a_reason(scratch, folder, capfd):
     (folder / "huge.bin").write_bytes(b"x" * 2 * 1024 ** 2)
     with pytest.raises(RuntimeError, match="Kernel died"):
-        run(scratch, folder, ["print('never')"], limits=sandbox.Limits(tmp_space=1))
+        run(scratch, folder, ["print('never')"], limits=Limits(tmp_space=1))
     assert "too large to copy into the sandbox" in capfd.readouterr().err
 
 
@@ -334,7 +335,7 @@ def test_setsid_child_dies_with_the_kernel(scratch, folder):
 
 
 def test_limits_fail_the_cell_and_the_kernel_goes_on(scratch, folder):
-    limits = sandbox.Limits(memory=2048, file_size=5, processes=40)
+    limits = Limits(memory=2048, file_size=5, processes=40)
     outputs = run(scratch, folder, [
         "import resource\nprint([resource.getrlimit(r)[0] for r in "
         "(resource.RLIMIT_AS, resource.RLIMIT_FSIZE, resource.RLIMIT_NPROC)])",
@@ -363,7 +364,7 @@ def test_limits_fail_the_cell_and_the_kernel_goes_on(scratch, folder):
 def test_cpu_limit_ends_a_runaway_kernel(scratch, folder):
     start = time.monotonic()
     with pytest.raises(DeadKernelError):
-        run(scratch, folder, ["while True: pass"], limits=sandbox.Limits(cpu_seconds=2), timeout=60)
+        run(scratch, folder, ["while True: pass"], limits=Limits(cpu_seconds=2), timeout=60)
     assert time.monotonic() - start < 30
 
 
@@ -392,7 +393,7 @@ def test_python_environment_is_read_only(scratch, folder):
 def test_nbgrader_autograde_runs_the_kernel_in_the_sandbox(scratch, tmp_path, monkeypatch):
     """Real `nbgrader autograde` with kernel_setup's arguments: full marks, and the hostile cell finds nothing."""
     stage = "01_data"
-    workspace = Workspace(tmp_path / "course").create([stage])
+    workspace = PlainCourse(tmp_path / "course").create([stage])
     notebook = nbformat.read(solution_notebook(stage), as_version=4)
     gradebook = workspace.root / "gradebook.db"
     notebook.cells.append(nbformat.v4.new_code_cell(
@@ -403,7 +404,7 @@ def test_nbgrader_autograde_runs_the_kernel_in_the_sandbox(scratch, tmp_path, mo
     submitted = tmp_path / "alice.ipynb"
     nbformat.write(notebook, submitted)
     workspace.submit("alice", stage, submitted)
-    args, env = sandbox.kernel_setup(scratch, sandbox.Limits(), WARM_SOCKET)
+    args, env = sandbox.kernel_setup(scratch, Limits(), WARM_SOCKET)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     workspace.nbgrader("autograde", stage, "--force", *args)
@@ -520,7 +521,7 @@ def test_a_solution_notebook_gives_the_same_outputs_warm_and_cold(ready, warm_se
         WARM_SOCKET = socket_path
         scratch = Path(tempfile.mkdtemp(prefix="sbx-test-"))
         try:
-            args, env = sandbox.kernel_setup(scratch, sandbox.Limits(), socket_path)
+            args, env = sandbox.kernel_setup(scratch, Limits(), socket_path)
             notebook = nbformat.read(solution_notebook(stage), as_version=4)
             with mock.patch.dict(os.environ, env):
                 ExecutePreprocessor(config=KVArgParseConfigLoader(args).load_config(), timeout=120).preprocess(

@@ -196,10 +196,11 @@ def _run(folder: Path, notebook: bytes, job: Job, grader: Grader, info: StageInf
     """The worker process for one job; its result, or an `error`/`timeout` result when it failed."""
     (folder / NOTEBOOK_FILE).write_bytes(notebook)
     (folder / JOB_FILE).write_text(job.to_json(), encoding="utf-8")
-    (folder / "tmp").mkdir()
     log_file = folder / "worker.log"
     hard_limit = job.limits.notebook_timeout + HARD_LIMIT_MARGIN
-    env = {"AUTOGRADER_RUN": grader.run_marker, "TMPDIR": str(folder / "tmp"),
+    # No TMPDIR of the job's: a kernel without the sandbox inherits it, and the job folder is among the
+    # places a kernel may not open (integrity checks).
+    env = {"AUTOGRADER_RUN": grader.run_marker,
            # nbgrader runs `alembic` when it creates a gradebook: this Python's bin/ first on PATH
            "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
     ending = run_worker(WORKER, [str(folder)], log_file=log_file, hard_limit=hard_limit, env=env,

@@ -4,7 +4,8 @@ The grading workspace's nbgrader_config.py puts GuardedExecute in place of nbgra
 
 - Before the kernel starts, it deletes the notebook files from the kernel's folder: nbgrader writes the
   sanitised notebook there, and that copy holds the hidden tests.
-- A wall clock for the whole notebook (`notebook_timeout`) on top of the per-cell `timeout`.
+- A wall clock for the whole notebook (`notebook_timeout`) on top of the per-cell `timeout` (through
+  nbclient's public `timeout_func`).
 - When a cell times out, or the kernel dies (segfault, os._exit, out of memory, killed), it stops: that cell
   and every later code cell get an error output that says why, so no test can pass by not running. The
   cell's metadata records the event (`autograder.event`: timeout, kernel_died, not_run).
@@ -54,6 +55,7 @@ class GuardedExecute(Execute):
         # (saves jupyter_client's 0.1 s shutdown poll and the kernel's own shutdown work on every notebook).
         self.shutdown_kernel = "immediate"
         self._deadline = monotonic() + self.notebook_timeout
+        self.timeout_func = self.cell_time_limit
         self._stopped = None        # why the remaining cells do not run
         self._notebook_output = 0
         self._last_reply = None
@@ -62,7 +64,8 @@ class GuardedExecute(Execute):
             notebook_file.unlink()
         return super().preprocess(nb, resources, km)
 
-    def _get_timeout(self, cell):
+    def cell_time_limit(self, cell) -> int:
+        """nbclient's `timeout_func`: the cell's limit, or what is left of the notebook's, if less."""
         remaining = max(1, int(self._deadline - monotonic()))
         return min(self.timeout, remaining) if self.timeout else remaining
 

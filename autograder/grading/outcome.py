@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.grading import integrity
+from autograder.grading.cells import grade_id, is_test, is_written_answer, points
 from autograder.grading.result import Status, TestResult
 from autograder.grading.integrity import META
 
@@ -31,13 +32,10 @@ class StageInfo:
         source = nbformat.read(template / "source" / stage / f"{stage}.ipynb", as_version=4)
         tests, answers = [], []
         for cell in source.cells:
-            meta = cell.metadata.get("nbgrader", {})
-            if not meta.get("grade"):
-                continue
-            if meta.get("solution"):
-                answers.append((meta["grade_id"], float(meta.get("points", 0))))
-            elif cell.cell_type == "code":
-                tests.append((meta["grade_id"], float(meta.get("points", 0)), HIDDEN_MARK in cell.source))
+            if is_written_answer(cell):
+                answers.append((grade_id(cell), points(cell)))
+            elif is_test(cell):
+                tests.append((grade_id(cell), points(cell), HIDDEN_MARK in cell.source))
         return cls(release, tests, answers)
 
     @property
@@ -55,7 +53,7 @@ class Analysis:
 
 
 def _label(cell, number: int) -> str:
-    gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+    gid = grade_id(cell)
     return f"cell {number}" + (f" ({gid})" if gid else "")
 
 
@@ -80,7 +78,7 @@ def analyse(notebook, findings: list) -> Analysis:
         elif event == "output_truncated":
             result.events.append(f"output of {label} truncated")
         if event in ("not_run", "timeout", "kernel_died"):
-            gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+            gid = grade_id(cell)
             if gid:
                 result.not_run.add(gid)
         if record.get("role") == "check":
@@ -108,10 +106,8 @@ def tainted_tests(notebook, analysis: Analysis) -> set[str]:
         return set()
     tests = set()
     for index, cell in enumerate(notebook.cells):
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade") and not meta.get("solution") and cell.cell_type == "code":
-            if index >= analysis.taint_from:
-                tests.add(meta["grade_id"])
+        if is_test(cell) and index >= analysis.taint_from:
+            tests.add(grade_id(cell))
     return tests
 
 
@@ -167,7 +163,7 @@ def feedback_notebook(notebook, analysis: Analysis, tainted: set[str], notes: li
         record = cell.metadata.pop(META, {})
         if record.get("role") == "check":
             continue
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        gid = grade_id(cell)
         if cell.cell_type == "code" and HIDDEN_MARK in cell.source:
             outputs = []
             for output in cell.outputs:

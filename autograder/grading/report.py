@@ -80,8 +80,11 @@ def summary(results: list, stages: list[str], settings: list[str], seconds: floa
             lines.append(f"  {result.student_id} {result.notebook}: {result.status}"
                          + (f" - {result.detail}" if result.detail else ""))
     graded = [r.seconds for r in ordered if r.seconds and r.status not in ("missing", "unreadable")]
-    per_notebook = f", {sum(graded) / len(graded):.1f} s per graded notebook" if graded else ""
-    lines += ["", *settings, f"Time: {seconds:.0f} s for {len(ordered)} notebooks{per_notebook}",
+    time_line = f"Time: {seconds:.0f} s for {len(ordered)} notebooks"
+    if graded:  # throughput (wall clock per notebook) and latency (one notebook from start to result) differ
+        time_line += (f" ({seconds / len(ordered):.1f} s per notebook with the workers in parallel; "
+                      f"one notebook took {sum(graded) / len(graded):.1f} s on average from start to result)")
+    lines += ["", *settings, time_line,
               f"Results: {out / 'grades.csv'}, {out / 'tests.csv'}, feedback pages in {out / 'feedback'}"]
     return "\n".join(lines) + "\n"
 

@@ -46,7 +46,7 @@ class GradeResult:
     instructor should know (tampering, timeouts, how the file was read), also shown on the feedback page;
     feedback_html is nbgrader's feedback page for the student (no hidden test code); autograded_notebook is
     the notebook as graded, for the class's nbgrader course (bytes of .ipynb JSON, None when nothing ran);
-    cells are the gradebook's values per grade_id; log is the worker's log when the grader failed.
+    cells are the gradebook's values per grade_id; timings say where the worker's time went; log is the worker's log when the grader failed.
     """
 
     stage: str
@@ -59,6 +59,7 @@ class GradeResult:
     autograded_notebook: bytes | None = None
     cells: dict = field(default_factory=dict)
     seconds: float = 0.0
+    timings: dict = field(default_factory=dict)  # seconds of the worker's phases (setup, autograde, ...)
     log: str = ""
 
     @property

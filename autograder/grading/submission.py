@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+
+from autograder.grading.cells import is_locked
 from nbformat import v4
 
 MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
@@ -101,12 +103,6 @@ def owned_by_course(cell) -> bool:
     return bool(meta.get("locked") or meta.get("grade"))
 
 
-def is_test(cell) -> bool:
-    """An autograded test: a graded code cell that is not an answer."""
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
-
-
 @dataclass
 class Normalised:
     notebook: nbformat.NotebookNode
@@ -114,7 +110,7 @@ class Normalised:
 
     def student_cells(self) -> list[bool]:
         """Per cell: True when its code is the student's (nbgrader does not restore it from the gradebook)."""
-        return [not (c.metadata.get("nbgrader", {}).get("locked")) for c in self.notebook.cells]
+        return [not is_locked(c) for c in self.notebook.cells]
 
 
 def _marks(meta) -> dict:

@@ -64,8 +64,9 @@ def untouched_tests(info: StageInfo, result: str) -> list[TestResult]:
             + [TestResult(gid, "written answer", 0.0, points, "no answer") for gid, points in info.answers])
 
 
-def grade(job: Job, folder: Path) -> GradeResult:
-    """Grade folder/submitted.ipynb in this process; writes the feedback page and the autograded notebook."""
+def grade(job: Job, folder: Path, timings: dict) -> GradeResult:
+    """Grade folder/submitted.ipynb in this process; writes the feedback page and the autograded notebook.
+    timings: filled with the seconds of each phase since the worker started."""
     import nbformat
 
     from autograder.grading.submission import UnreadableNotebook, normalise, read_submission
@@ -92,10 +93,12 @@ def grade(job: Job, folder: Path) -> GradeResult:
     nbformat.write(graded, submitted)
 
     api = workspace.api(_autograde_config(job, folder / "kernel"))
+    timings["setup"] = _since_start()
     log.info("autograding %s", job.stage)
     outcome = api.autograde(job.stage, STUDENT, force=True, create=True)
     log.info("autograde done (%s); %d leftover processes killed", "ok" if outcome["success"] else "failed",
              stop_leftover_processes())
+    timings["autograde"] = _since_start()
     autograded_file = workspace.autograded_notebook(STUDENT, job.stage)
     if not outcome["success"] or not autograded_file.exists():
         raise RuntimeError(nbgrader_failure(outcome))
@@ -105,6 +108,7 @@ def grade(job: Job, folder: Path) -> GradeResult:
     tests = score_tests(workspace, job.stage, STUDENT, info, tainted, analysis.not_run)
     nbformat.write(feedback_notebook(autograded, analysis, tainted, notes), autograded_file)
     (folder / AUTOGRADED_FILE).write_bytes(autograded_file.read_bytes())
+    timings["analysis"] = _since_start()
     log.info("generating feedback")
     made = api.generate_feedback(job.stage, STUDENT, force=True)
     page = workspace.feedback_page(STUDENT, job.stage)
@@ -115,11 +119,19 @@ def grade(job: Job, folder: Path) -> GradeResult:
         (folder / FEEDBACK_FILE).write_text(
             simple_page(job.stage, "Your feedback page could not be made; your instructor has your grade."),
             encoding="utf-8")
+    timings["feedback"] = _since_start()
     log.info("feedback done")
     detail = [f"flagged: {reason}" for reason in analysis.flags] + analysis.events + notes
     score = sum(t.points or 0.0 for t in tests if t.kind != "written answer")
     return GradeResult(job.stage, analysis.status, round(score, 4), info.max_score, tests, detail,
                        cells=gradebook_cells(workspace, job.stage, STUDENT))
+
+
+_STARTED = monotonic()
+
+
+def _since_start() -> float:
+    return round(monotonic() - _STARTED, 3)
 
 
 def _autograde_config(job: Job, kernel_folder: Path):
@@ -182,7 +194,8 @@ def stop_leftover_processes() -> int:
 
 def main(argv: list[str]) -> int:
     """`python -m autograder.grading.worker JOB_FOLDER`; exit code 0 when result.json was written."""
-    started = monotonic()
+    global _STARTED
+    started = _STARTED = monotonic()  # a worker forked warm: its clock starts now, not with the server
     become_subreaper()
     os.environ.pop("PYTHONPATH", None)  # it found this package; kernels need not
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, force=True,
@@ -190,8 +203,9 @@ def main(argv: list[str]) -> int:
     warnings.filterwarnings("ignore", module="nbgrader")  # SQLAlchemy's session warnings: noise in the log
     folder = Path(argv[1]).resolve()
     job = Job.from_json((folder / JOB_FILE).read_text(encoding="utf-8"))
+    timings: dict = {}
     try:
-        result = grade(job, folder)
+        result = grade(job, folder, timings)
     except Exception as error:  # the grader's own failure: an `error` row, never a lost one
         log.exception("grading failed")
         first_line = str(error).splitlines()[0] if str(error) else ""
@@ -199,6 +213,7 @@ def main(argv: list[str]) -> int:
                              notes=[f"grader error: {type(error).__name__}: {first_line}"])
     stop_leftover_processes()
     result.seconds = round(monotonic() - started, 2)
+    result.timings = timings
     (folder / RESULT_FILE).write_text(json.dumps(result.to_dict()), encoding="utf-8")
     return 0
 

@@ -32,8 +32,8 @@ class WorkerExit:
         if self.timed_out:
             return f"it took longer than {hard_limit:.0f} s and was stopped"
         if self.code is None:
-            return "the worker was killed"
-        return f"the worker ended with exit code {self.code}"
+            return "the grading process was killed (no exit code)"
+        return f"the grading process ended with exit code {self.code}"
 
 
 class _Registry:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.grading.workspace import Workspace
+from tests.plain_nbgrader import PlainCourse
 from .entry import Entry
 from .submission import build, reference_answers, write
 
@@ -85,7 +85,7 @@ def one_thread_per_kernel():
 
 def grade_stage(stage: str, entries: list[Entry], folder: Path) -> dict[str, Outcome]:
     """Autograde the entries of one stage, each as its own student, in one nbgrader run."""
-    workspace = Workspace(folder).create([stage])
+    workspace = PlainCourse(folder).create([stage])
     answers = reference_answers(stage)
     for entry in entries:
         notebook = build(stage, entry.cell, entry.code, answers)
