@@ -1,5 +1,6 @@
 """Command line of the instructor tooling: `python -m autograder COMMAND`."""
 import argparse
+import logging
 import sys
 
 from autograder.grading.batch import add_grade_parser
@@ -51,6 +52,7 @@ def main(argv=None) -> int:
     figures_parser.set_defaults(run=command_figures)
     add_grade_parser(commands)
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")  # diagnostics on stderr
     try:
         return args.run(args)
     except (CourseSourceError, FigureError, NbgraderError) as error:

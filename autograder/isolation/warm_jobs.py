@@ -14,6 +14,7 @@ A connection that closes without it means the worker was killed or crashed.
 """
 import importlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -24,6 +25,9 @@ from pathlib import Path
 from autograder.isolation.processes import WorkerExit, kill_group
 from autograder.isolation.servers import Server, launch
 from autograder.isolation.warm_kernels import listen
+
+
+log = logging.getLogger(__name__)
 
 
 class ServerUnavailable(RuntimeError):
@@ -70,10 +74,10 @@ def _work(connection: socket.socket, request: dict) -> None:
     code = 1
     try:
         os.setsid()
-        log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-        os.close(log)
+        log_fd = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.close(log_fd)
         os.chdir(os.path.dirname(request["log"]))
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -116,7 +120,7 @@ def serve(socket_path: str, ready_fd: int, modules: list[str], warm_up: str) -> 
         try:
             getattr(importlib.import_module(module), function)()
         except Exception as error:  # only speed is lost
-            print(f"warm_jobs: warm-up failed: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+            log.warning("warm-up failed: %s: %s", type(error).__name__, error)
     listener = listen(socket_path, ready_fd, _reap)
     while True:
         connection, _ = listener.accept()
@@ -146,5 +150,6 @@ def start_server(folder: str, modules: list[str], warm_up: str = "") -> Server:
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")  # into the server's log file
     # argv: MODULES WARM_UP SOCKET READY_FD (launch appends the last two)
     sys.exit(serve(sys.argv[3], int(sys.argv[4]), [m for m in sys.argv[1].split(",") if m], sys.argv[2]))
