@@ -22,6 +22,7 @@ from autograder.collect import CollectError, collect
 from autograder.course import STAGES, solution_notebook
 from autograder.grade import Job, NotebookResult, grade_notebook, stop_all_jobs
 from autograder.limits import Limits
+from autograder.lms.roster import write_roster
 from autograder.report import Progress, summary, write_tables
 
 MARKER = ".autograder-output"
@@ -65,9 +66,9 @@ def prepare_output(out: Path, submissions: Path) -> None:
     if out.exists() and any(out.iterdir()) and not (out / MARKER).exists():
         raise GradeArgumentError(f"--out {out} already holds other files; give a new or empty folder")
     out.mkdir(parents=True, exist_ok=True)
-    for folder in (out / "feedback", out / "logs", course_folder(out)):
+    for folder in (out / "feedback", out / "logs", out / "export", course_folder(out)):
         shutil.rmtree(folder, ignore_errors=True)
-    for name in ("grades.csv", "tests.csv", "collected.csv", "summary.txt"):
+    for name in ("grades.csv", "tests.csv", "collected.csv", "students.csv", "summary.txt"):
         (out / name).unlink(missing_ok=True)
     (out / MARKER).write_text("Written by `python -m autograder grade`; the next run replaces it.\n", encoding="utf-8")
 
@@ -243,8 +244,9 @@ def grade_class(submissions: Path, out: Path = DEFAULT_OUT, jobs: int | None = N
             server.stop()
         stop_run_processes(marker)
         shutil.rmtree(scratch, ignore_errors=True)
-    names = {s.student_id: s.name for s in collection.students.values()}
+    names = {s.student_id: s.display_name for s in collection.students.values()}
     write_tables(out, results, names, collection.inventory)
+    write_roster(out, collection.students.values())
     settings = [sandbox_line, warm_line,
                 f"Limits: {limits.cell_timeout} s per cell, {limits.notebook_timeout} s per notebook, "
                 f"{limits.memory} MB memory, {limits.output} MB output, {limits.file_size} MB per file; "
