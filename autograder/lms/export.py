@@ -72,8 +72,9 @@ def _write_unmatched(to: Path, unmatched: list[list[str]]) -> Path | None:
 
 def export(out: Path, lms: str, worksheet: Path | None = None, per_stage: bool = False, missing: str = "empty",
            to: Path | None = None, notebooks: str | None = None, assignments: list[str] | None = None,
-           written: bool = True, stream=sys.stdout, errors=sys.stderr) -> Path:
+           written: bool = True, stream=None, errors=None) -> Path:
     """Write the LMS file for the class graded into `out`; returns its path. Raises ExportError."""
+    stream, errors = stream or sys.stdout, errors or sys.stderr
     if not (out / "grades.csv").is_file():
         raise ExportError(f"{out} has no grades.csv: give the --out folder of `python -m autograder grade`")
     if worksheet is not None and lms == "plain":
@@ -163,8 +164,9 @@ def _say(stream, errors, to, lms, worksheet, report, missing, listed, unmatched,
           f"{', '.join(stages)} ({'one column per stage' if per_stage and lms == 'canvas' else 'total'}).",
           file=stream)
     if report.no_submission:
-        print(f"{len(report.no_submission)} in the worksheet without a submission: "
-              f"{'left as they were' if missing == 'empty' else '0'}.", file=stream)
+        print(f"{len(report.no_submission)} grade(s) in the worksheet without a submission: "
+              f"{'left as they were (--missing zero: 0)' if missing == 'empty' else 'set to 0 where empty'}.",
+              file=stream)
     for line in sorted(report.scaled):
         print(f"note: {line}", file=stream)
     for line in report.kept:
