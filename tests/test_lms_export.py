@@ -239,3 +239,17 @@ def test_bad_input_is_one_clear_line_and_exit_2(graded, tmp_path, capsys, argume
     lines = errors.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], errors
     assert {p: digest(p) for p in inputs} == inputs
+
+
+def test_an_output_folder_without_students_csv_uses_the_numeric_ids_and_says_so(graded, tmp_path, capsys):
+    out = tmp_path / "old"
+    out.mkdir()
+    for name in ("grades.csv", "tests.csv"):
+        shutil.copyfile(graded / name, out / name)
+    code, said, errors = export(capsys, out, "--lms", "moodle", "--autograded-only")
+    assert code == 0, errors
+    assert "has no students.csv" in errors
+    rows = read_rows(out / "export" / "moodle-grading-worksheet.csv")
+    assert [(r[0], r[1], r[4]) for r in rows[1:]] == [("Participant 1001", "Müller, Anna", "5"),
+                                                      ("Participant 1002", "O'Neil, Bob", "0"),
+                                                      ("Participant 4242", "müllerjürgen", "5")]

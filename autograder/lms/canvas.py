@@ -47,7 +47,7 @@ def new_gradebook(columns: list[str], rows: list[tuple[object, dict[str, Mark]]]
             maxima.setdefault(column, found.maximum)
     lines = [STUDENT_COLUMNS + columns, [POINTS_POSSIBLE, "", "", "", ""] +
              [format_number(maxima.get(column, 0)) for column in columns]]
-    for entry, marks in sorted(rows, key=lambda row: int(row[0].lms_id)):
+    for entry, marks in sorted(rows, key=lambda row: (len(row[0].lms_id), row[0].lms_id)):
         lines.append([entry.name, entry.lms_id, "", "", ""] +
                      ["" if marks[c].points is None else format_number(marks[c].points) for c in columns])
     return Sheet(lines, bom=True, delimiter=",", newline="\n", quoting="minimal")

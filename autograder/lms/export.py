@@ -107,7 +107,11 @@ def export(out: Path, lms: str, worksheet: Path | None = None, per_stage: bool =
         return to
 
     label = LMS_NAMES[lms]
-    ours = {e.lms_id: e for e in roster.values() if e.lms in (label, "unknown") and e.student_id in marks}
+    if any(e.lms == "unknown" for e in roster.values()):
+        print(f"note: {out} has no students.csv (graded by an older grader): student ids that are numbers are taken "
+              f"as {label} ids; grade the download again to be sure", file=errors)
+    ours = {e.lms_id: e for e in roster.values() if e.student_id in marks
+            and (e.lms == label or (e.lms == "unknown" and e.lms_id.isdigit()))}
     others = [e for e in roster.values() if e.student_id in marks and e.lms_id not in ours]
     if not ours:
         found = sorted({e.lms for e in roster.values()})

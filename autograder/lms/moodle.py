@@ -30,7 +30,7 @@ PARTICIPANT = re.compile(r"(\d+)\s*$")
 def new_worksheet(rows: list[tuple[object, Mark]]) -> Sheet:
     """A worksheet for the participants of a Moodle download. rows: (RosterEntry, Mark)."""
     lines = [list(COLUMNS)]
-    for entry, mark in sorted(rows, key=lambda row: int(row[0].lms_id)):
+    for entry, mark in sorted(rows, key=lambda row: (len(row[0].lms_id), row[0].lms_id)):
         grade = "" if mark.points is None else format_number(mark.points)
         lines.append([f"Participant {entry.lms_id}", entry.name, "", "", grade, format_number(mark.maximum), "Yes",
                       "", "", mark.comment if mark.points is not None else ""])
