@@ -125,7 +125,7 @@ def test_moodle_students_missing_from_the_worksheet_are_listed_and_empty_stays_e
     assert rows["Participant 1001"][4] == "5"                      # written answer not graded yet: 5 of 6
     assert "written answers not graded yet" in rows["Participant 1001"][9]
     assert rows["Participant 1003"][4] == "" and rows["Participant 1003"][9] == ""
-    assert "O'Neil, Bob: Moodle id 1002 is not in the worksheet" in errors
+    assert "O'Neil, Bob: Moodle participant 1002 is not in the worksheet" in errors
     listed = read_rows(tmp_path / "upload-not-in-worksheet.csv")
     assert sorted(row[0] for row in listed[1:]) == ["1002", "4242"]
 
@@ -228,10 +228,12 @@ def test_written_answers_and_formgrader_changes_come_from_the_gradebook(graded, 
     (["{out}", "--lms", "moodle", "--worksheet", "{tmp}/moodle.csv", "--to", "{tmp}/moodle.csv"], "is the worksheet itself"),
     (["{out}", "--lms", "plain", "--worksheet", "{tmp}/moodle.csv"], "--worksheet needs --lms moodle or --lms canvas"),
     (["{out}", "--lms", "plain", "--notebooks", "02_embedding"], "02_embedding not graded"),
+    (["{out}", "--lms", "moodle", "--worksheet", "{tmp}/scale.csv"], "graded with a scale, not points"),
 ])
 def test_bad_input_is_one_clear_line_and_exit_2(graded, tmp_path, capsys, arguments, words):
     moodle_worksheet(tmp_path / "moodle.csv", ['"Participant 1001","Müller, Anna",,,,5.00,Yes,-,-,'])
     (tmp_path / "canvas.csv").write_text("Student,ID,SIS Login ID,Section,Quiz (1),Quiz (2)\n", encoding="utf-8")
+    moodle_worksheet(tmp_path / "scale.csv", []).write_text(MOODLE_HEADER.replace('"Maximum Grade"', "Scale") + "\n")
     (tmp_path / "latin1.csv").write_bytes(MOODLE_HEADER.encode() + "\n\"Participant 1\",Müller\n".encode("latin-1"))
     inputs = {p: digest(p) for p in tmp_path.iterdir() if p.is_file()}
     code, said, errors = export(capsys, *[a.format(tmp=tmp_path, out=graded) for a in arguments])

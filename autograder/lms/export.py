@@ -26,6 +26,7 @@ DEFAULT_NAMES = {"moodle": "moodle-grading-worksheet.csv", "canvas": "canvas-gra
                  "plain": "grades-per-student.csv"}
 TOTAL_TITLE = "QKV self-attention notebooks"
 LMS_NAMES = {"moodle": "Moodle", "canvas": "Canvas"}
+ID_WORDS = {"moodle": "participant", "canvas": "user id"}
 
 
 def _stages(out: Path, requested: str | None) -> list[str]:
@@ -132,7 +133,7 @@ def export(out: Path, lms: str, worksheet: Path | None = None, per_stage: bool =
         for entry in ours.values():
             for found in marks[entry.student_id].values():
                 if found.problem:
-                    report.problems.append(f"{entry.name or entry.student_id} ({label} id {entry.lms_id}): "
+                    report.problems.append(f"{entry.name or entry.student_id} ({label} {ID_WORDS[lms]} {entry.lms_id}): "
                                            f"{found.problem}")
     else:
         what = moodle.WHAT if lms == "moodle" else canvas.WHAT
@@ -150,7 +151,7 @@ def export(out: Path, lms: str, worksheet: Path | None = None, per_stage: bool =
     for entry in sorted(list(ours.values()) + others, key=lambda e: e.student_id):
         if entry in others or entry.lms_id not in report.matched:
             why = (f"not from a {label} download ({entry.lms})" if entry in others
-                   else f"{label} id {entry.lms_id} is not in the worksheet")
+                   else f"{label} {ID_WORDS[lms]} {entry.lms_id} is not in the worksheet")
             for target, found in marks[entry.student_id].items():
                 unmatched.append([entry.student_id, entry.name, entry.lms, entry.lms_id,
                                   "" if found.points is None else format_number(found.points),
@@ -168,7 +169,7 @@ def _say(stream, errors, to, lms, worksheet, report, missing, listed, unmatched,
           f"{', '.join(stages)} ({'one column per stage' if per_stage and lms == 'canvas' else 'total'}).",
           file=stream)
     if report.no_submission:
-        print(f"{len(report.no_submission)} grade(s) in the worksheet without a submission: "
+        print(f"{len(report.no_submission)} student(s) in the worksheet without a submission: "
               f"{'left as they were (--missing zero: 0)' if missing == 'empty' else 'set to 0 where empty'}.",
               file=stream)
     for line in sorted(report.scaled):

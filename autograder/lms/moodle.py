@@ -41,10 +41,10 @@ def fill_worksheet(sheet: Sheet, marks: dict[str, Mark], missing: str, name: str
     """Write the grades of `marks` ({participant number: Mark}) into Moodle's own worksheet, in place: only
     the Grade and Feedback comments cells change."""
     absent = [column for column in REQUIRED if sheet.column(column) is None]
+    if sheet.column("Scale") is not None and sheet.column("Maximum Grade") is None:
+        raise ExportError(f"{name}: this Moodle assignment is graded with a scale, not points: set its grade "
+                          "type to Point and download the worksheet again")
     if absent or not sheet.rows:
-        if sheet.column("Scale") is not None and sheet.column("Identifier") is not None:
-            raise ExportError(f"{name}: this Moodle assignment is graded with a scale, not points: set its grade "
-                              "type to Point, download the worksheet again")
         raise ExportError(f"{name} is not a {WHAT}: no column {', '.join(repr(c) for c in absent)} (download it "
                           "from the assignment: View all submissions > Grading action > Download grading "
                           "worksheet; with Moodle's language set to English)")
