@@ -7,6 +7,8 @@ from autograder.grading.batch import add_grade_parser
 from autograder.course import FIGURES, ROOT, STAGES, solution_notebook
 from autograder.release.execute import refresh_outputs
 from autograder.release.figures import FigureError, render
+from autograder.lms.export import add_export_parser
+from autograder.lms.sheet import ExportError
 from autograder.nbgrader_cli import NbgraderError
 from autograder.release.generate import CourseSourceError, drift, release, sync_sources
 
@@ -51,11 +53,12 @@ def main(argv=None) -> int:
     figures_parser = commands.add_parser("figures", help="render Grafiken/*.svg to the PNGs the notebooks embed")
     figures_parser.set_defaults(run=command_figures)
     add_grade_parser(commands)
+    add_export_parser(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")  # diagnostics on stderr
     try:
         return args.run(args)
-    except (CourseSourceError, FigureError, NbgraderError) as error:
+    except (CourseSourceError, FigureError, NbgraderError, ExportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

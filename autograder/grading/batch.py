@@ -25,6 +25,7 @@ from autograder.grading.result import GradeResult, Status
 from autograder.grading.report import Progress, summary, write_tables
 from autograder.isolation.limits import Limits
 from autograder.isolation.processes import stop_all_workers
+from autograder.grading.roster import write_roster
 
 MARKER = ".autograder-output"
 INTERRUPTED = "grading was interrupted"
@@ -95,9 +96,9 @@ def prepare_output(out: Path, submissions: Path) -> None:
     if out.exists() and any(out.iterdir()) and not (out / MARKER).exists():
         raise GradeArgumentError(f"--out {out} already holds other files; give a new or empty folder")
     out.mkdir(parents=True, exist_ok=True)
-    for folder in (out / "feedback", out / "logs", course_folder(out)):
+    for folder in (out / "feedback", out / "logs", out / "export", course_folder(out)):
         shutil.rmtree(folder, ignore_errors=True)
-    for name in ("grades.csv", "tests.csv", "collected.csv", "summary.txt"):
+    for name in ("grades.csv", "tests.csv", "collected.csv", "students.csv", "summary.txt"):
         (out / name).unlink(missing_ok=True)
     (out / MARKER).write_text("Written by `python -m autograder grade`; the next run replaces it.\n", encoding="utf-8")
 
@@ -231,8 +232,9 @@ def grade_class(submissions: Path, out: Path = DEFAULT_OUT, jobs: int | None = N
     finally:
         grader.close()
         stop_run_processes(grader.run_marker)
-    names = {s.student_id: s.name for s in collection.students.values()}
+    names = {s.student_id: s.display_name for s in collection.students.values()}
     write_tables(out, rows, names, collection.inventory)
+    write_roster(out, collection.students.values())
     settings = [grader.sandbox_line, grader.warm_line,
                 f"Limits: {limits.cell_timeout} s per cell, {limits.notebook_timeout} s per notebook, "
                 f"{limits.memory} MB memory, {limits.output} MB output, {limits.file_size} MB per file; "
