@@ -217,6 +217,7 @@ def grade_class(submissions: Path, out: Path = DEFAULT_OUT, jobs: int | None = N
     prepare_output(out, submissions)
     out = out.resolve()
     grader = Grader(stages, sandbox=sandbox, warm=warm)
+    tasks = make_tasks(collection, stages)
     try:
         grader.start()  # from this thread: the servers die with the thread that started them
         print(grader.sandbox_line, file=stream, flush=True)
@@ -224,11 +225,14 @@ def grade_class(submissions: Path, out: Path = DEFAULT_OUT, jobs: int | None = N
         print(f"Found {count} student{'s' if count != 1 else ''} in {submissions} ({collection.layout}); "
               f"grading {', '.join(stages)} with {workers} worker(s).", file=stream, flush=True)
         print(grader.warm_line, file=stream, flush=True)
-        tasks = make_tasks(collection, stages)
         rows = _execute(tasks, workers, limits, grader, out, Progress(len(tasks), stream))
         from autograder.grading.workspace import Workspace
 
         write_course(out, Workspace(grader.template), rows)
+    except KeyboardInterrupt:  # Ctrl-C before grading began (while the grader started): every row says so
+        print("\nInterrupted before grading began.", file=stream)
+        rows = [ClassResult(t.student_id, GradeResult(t.stage, Status.ERROR, 0.0, 0.0, notes=[INTERRUPTED]))
+                for t in tasks]
     finally:
         grader.close()
         stop_run_processes(grader.run_marker)

@@ -22,8 +22,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from autograder.isolation.processes import WorkerExit, kill_group
-from autograder.isolation.servers import Server, launch
+from autograder.isolation.servers import PACKAGE_ROOT, Server, kill_group, launch
 from autograder.isolation.warm_kernels import listen
 
 
@@ -35,9 +34,10 @@ class ServerUnavailable(RuntimeError):
 
 
 def run(socket_path: str, module: str, args: list[str], *, log_file: Path, hard_limit: float, env: dict,
-        registry) -> WorkerExit:
+        registry) -> tuple[int | None, bool]:
     """One worker forked by the server at socket_path; waits for it (at most hard_limit seconds).
-    Raises ServerUnavailable when the server does not answer, before any work started."""
+    Returns (its exit code or None when it was killed, whether it ran out of time). Raises
+    ServerUnavailable when the server does not answer, before any work started."""
     request = {"module": module, "args": list(args), "log": str(log_file), "env": env}
     try:
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -55,15 +55,15 @@ def run(socket_path: str, module: str, args: list[str], *, log_file: Path, hard_
             ending = reader.readline()
         except TimeoutError:
             kill_group(pid)
-            return WorkerExit(None, timed_out=True)
+            return None, True
     finally:
         registry.discard(pid)
         reader.close()
         connection.close()
     kill_group(pid)  # anything the worker left in its session
     if ending.startswith(b"exit "):
-        return WorkerExit(int(ending.split()[1]))
-    return WorkerExit(None)
+        return int(ending.split()[1]), False
+    return None, False
 
 
 # -- the server ------------------------------------------------------------------------------------------------
@@ -142,8 +142,6 @@ def serve(socket_path: str, ready_fd: int, modules: list[str], warm_up: str) -> 
 def start_server(folder: str, modules: list[str], warm_up: str = "") -> Server:
     """Start a worker server (socket in `folder`) that imports `modules` and runs `warm_up` once.
     Raises RuntimeError when it cannot start."""
-    from autograder.isolation.processes import PACKAGE_ROOT
-
     env = dict(os.environ, PYTHONPATH=str(PACKAGE_ROOT))
     argv = [sys.executable, "-m", "autograder.isolation.warm_jobs", ",".join(modules), warm_up]
     return launch("warm-jobs", folder, argv, env)
