@@ -245,7 +245,10 @@ def grade_class(submissions: Path, out: Path = DEFAULT_OUT, jobs: int | None = N
         shutil.rmtree(scratch, ignore_errors=True)
     names = {s.student_id: s.name for s in collection.students.values()}
     write_tables(out, results, names, collection.inventory)
-    settings = [sandbox_line, warm_line,
+    uncontained = [] if use_sandbox else [
+        "Without the sandbox, students' file access, shell commands and programs could not be contained: "
+        "they ran as you and are listed as notes (no points taken); read them before trusting the grades."]
+    settings = [sandbox_line, *uncontained, warm_line,
                 f"Limits: {limits.cell_timeout} s per cell, {limits.notebook_timeout} s per notebook, "
                 f"{limits.memory} MB memory, {limits.output} MB output, {limits.file_size} MB per file; "
                 f"{workers} worker(s)",

@@ -12,7 +12,7 @@ happened (autograder/outcome.py): takes the credit of tests defeated by tamperin
 forks the same from a warm server instead, autograder/warm_jobs.py), which is a child subreaper: whatever the kernel left running is killed when the notebook is done. A crash of that
 process yields an `error` row; it never stops the other notebooks. Statuses (one per notebook):
 
-  graded       every cell ran (tests may have failed)
+  graded       every cell ran (tests may have failed; notes on unusual code cost nothing)
   flagged      tampering found: the tests it could have defeated get no credit; review by hand
   timeout      a cell or the whole notebook ran out of time; the cells after it did not run
   kernel_died  the kernel crashed or exited (segfault, os._exit, memory); the cells after it did not run
@@ -142,7 +142,7 @@ def _grade(job: Job) -> NotebookResult:
     scratch = Path(job.scratch)
     workspace = Workspace.from_template(template, scratch / "course", job_config(job.limits))
     protected = [str(workspace.root), str(ROOT), str(template.root.parent)]
-    graded = integrity.inject_checks(normalised.notebook, protected)
+    graded = integrity.inject_checks(normalised.notebook, protected, job.sandbox)
     submitted = workspace.submitted_notebook(STUDENT, job.stage)
     submitted.parent.mkdir(parents=True)
     nbformat.write(graded, submitted)
@@ -165,7 +165,7 @@ def _grade(job: Job) -> NotebookResult:
     autograded = nbformat.read(autograded_file, as_version=4)
     analysis = analyse(autograded, findings)
     tainted = tainted_tests(autograded, analysis)
-    tests = score_tests(workspace, job.stage, STUDENT, info, tainted, analysis.not_run)
+    tests = score_tests(workspace, job.stage, STUDENT, info, tainted, analysis.not_run, analysis.test_notes)
     nbformat.write(feedback_notebook(autograded, analysis, tainted, notes), autograded_file)
     if job.instructor_copy:
         Path(job.instructor_copy).parent.mkdir(parents=True, exist_ok=True)
@@ -181,7 +181,8 @@ def _grade(job: Job) -> NotebookResult:
         notes.append(f"no feedback page: {_nbgrader_failure(made)}")
         simple_feedback(feedback, job.stage, "Your feedback page could not be made; "
                         "your instructor has your grade.")
-    detail = [f"flagged: {reason}" for reason in analysis.flags] + analysis.events + notes
+    detail = ([f"flagged: {reason}" for reason in analysis.flags] + analysis.events
+              + [f"note: {text}" for text in analysis.notes] + notes)
     score = sum(t.points or 0.0 for t in tests if t.kind != "written answer")
     return NotebookResult(job.student_id, job.stage, analysis.status, round(score, 4), info.max_score,
                           "; ".join(detail), tests, cells=gradebook_cells(workspace, job.stage, STUDENT))
