@@ -64,6 +64,7 @@ def install(settings):
     for feature in __future__.all_feature_names:
         future_flags |= getattr(__future__, feature).compiler_flag
     sandboxed = bool(settings.get("sandbox"))
+    output_streams = ("sys.stdout", "sys.stderr", "the type of sys.stdout")
 
     # what a notebook class may define to make a comparison, an isinstance() or a library's comparison lie;
     # such classes are probed (honest ones, e.g. a dataclass, do not lie to an unrelated object)
@@ -234,7 +235,9 @@ def install(settings):
                     real = os.path.realpath(os.fsdecode(args[0]))
                     record(secret_path(real) and reachable(real), f"opened the database {shown(real)}")
             elif event in ("socket.connect", "socket.bind"):
-                record(False, "opened a network connection")
+                family = getattr(args[0], "family", None) if args else None
+                if family != getattr(sys.modules.get("socket"), "AF_UNIX", None):  # local pipes (multiprocessing)
+                    record(False, "opened a network connection")
             elif event in ("ctypes.string_at", "ctypes.wstring_at", "ctypes.addressof"):
                 # raw memory: what the checks compare can be changed without a trace
                 record(True, "used ctypes to reach raw memory")
@@ -367,7 +370,7 @@ def install(settings):
             function = own.get(name)
             if type(function) is types.FunctionType and not library_class(cls):
                 try:
-                    answer = function(Unrelated(), Unrelated())
+                    answer = function(Unrelated(), object())
                     if answer is not NotImplemented and truthy(answer):
                         return f"objects of class {label} defined in the notebook compare equal to anything ({name})"
                 except Exception:
@@ -489,7 +492,10 @@ def install(settings):
                 except Exception:
                     problems.append(f"a callback was registered for the IPython event {event}")
         now_sys = sys_state()
-        problems += [f"{label} changed" for label, value in baseline_sys.items() if not same(value, now_sys.get(label))]
+        for label, value in baseline_sys.items():
+            if not same(value, now_sys.get(label)):
+                # where output goes changes no verdict (a test fails by raising, which the reply carries)
+                (notes if label in output_streams else problems).append(f"{label} changed")
         for label, before in baseline_import_hooks.items():
             now = tuple(sys.meta_path if label.startswith("sys.meta_path") else sys.path_hooks)
             removed = [hook for hook in before if not any(hook is h for h in now)]

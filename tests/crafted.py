@@ -118,7 +118,7 @@ LIST_OWN_FOLDER = "import os\nprint('FOLDER:', sorted(os.listdir('.')))"
 # first check, so the tests run unpatched (the static scan, whose findings are only notes, plays no part).
 CALLBACK_PATCH = """originals = (torch.equal, np.all)
 def patch(info):
-    if "__autograder_check__" not in (info.raw_cell or ""):
+    if "_check__(" not in (info.raw_cell or ""):  # not in the grader's check cells
         torch.equal = np.all = lambda *args, **kwargs: True
 def unpatch(result):
     torch.equal, np.all = originals

@@ -190,6 +190,48 @@ HABITS = [
           "print('### END HIDDEN TESTS')", where="end"),
     habit("cell_timer_callback",
           "import time\ndef _report(result):\n    pass\nget_ipython().events.register('post_run_cell', _report)"),
+    habit("jupyter_settings",
+          "from IPython.core.interactiveshell import InteractiveShell\nInteractiveShell.ast_node_interactivity = 'all'",
+          "%config Completer.use_jedi = False", "1 + 1\n2 + 2"),
+    habit("profiling_magics", "%prun -q make_batch(200)", "%%prun -q\nmake_batch(100)",
+          "import cProfile\ncProfile.run('make_batch(50)', 'profile.out')"),
+    habit("timed_answer_cell"),     # the answer cell itself starts with %%time (see honest_class)
+    habit("widgets_progress",
+          "import ipywidgets as widgets\nfrom IPython.display import display\nbar = widgets.IntProgress(max=5)\n"
+          "display(bar)\nfor _ in range(5):\n    bar.value += 1",
+          "@widgets.interact(n=(1, 10))\ndef show(n=3):\n    print(make_batch(n)[0].shape)"),
+    habit("unittest_and_doctest",
+          "import unittest\nclass TestBatch(unittest.TestCase):\n    def test_shape(self):\n"
+          "        self.assertEqual(tuple(make_batch(3)[0].shape), (3, 10))\n"
+          "unittest.main(argv=['ignored'], exit=False)",
+          "import doctest\ndef add(a, b):\n    \"\"\"\n    >>> add(1, 2)\n    3\n    \"\"\"\n    return a + b\n"
+          "doctest.testmod(verbose=False)"),
+    habit("traceback_and_debug_prints",
+          "import traceback\ntry:\n    make_batch('five')\nexcept Exception:\n    traceback.print_exc()",
+          "import pprint\npprint.pprint({'X': tuple(make_batch(2)[0].shape)})\nprint(repr(make_batch), id(make_batch) > 0)",
+          "import dis\ndis.dis(lambda x: x + 1)"),
+    habit("sys_path_append",
+          "import sys, os\nsys.path.append(os.path.abspath('..'))\nsys.path.insert(0, os.getcwd())\nprint(len(sys.path) > 2)"),
+    habit("processes",
+          "import multiprocessing\nwith multiprocessing.Pool(2) as pool:\n    print(pool.map(abs, [-1, -2]))",
+          "import subprocess\nprint(subprocess.run(['echo', 'hi'], capture_output=True, text=True).stdout)",
+          "loader = torch.utils.data.DataLoader(torch.arange(8), batch_size=4, num_workers=2)\n"
+          "print([b.tolist() for b in loader])"),
+    habit("images_and_backends",
+          "from PIL import Image\nImage.new('RGB', (4, 4)).save('tiny.png')\nprint(Image.open('tiny.png').size)",
+          "from IPython.display import Image as Show\ndisplay(Show(filename='tiny.png'))",
+          "plt.ion()\nplt.plot([1, 2])\nplt.show()\nplt.ioff()", "%%javascript\nconsole.log('hi')",
+          "%%latex\n$x^2$", "%%svg\n<svg width='4' height='4'></svg>"),
+    habit("namespace_magics", "scratch = 1\n%store scratch", "%xdel scratch", "X_tmp = 1\n%reset_selective -f X_tmp",
+          "%lsmagic", "%alias hello echo hello\nhello"),
+    habit("jit_and_modes",
+          "@torch.jit.script\ndef double(x: torch.Tensor) -> torch.Tensor:\n    return x * 2\nprint(double(torch.ones(2)))",
+          "with torch.inference_mode():\n    X_inf, _ = make_batch(3)\ntorch.use_deterministic_algorithms(True)\n"
+          "torch.use_deterministic_algorithms(False)\nnp.seterr(all='ignore')\nnp.seterr(all='warn')"),
+    habit("stdout_redirected_by_hand",
+          "import sys\nsaved = sys.stdout\nsys.stdout = open('log.txt', 'w')\nprint('into the file')\n"
+          "sys.stdout.close()\nsys.stdout = saved",
+          "sys.stdout = sys.__stdout__  # 'print to the terminal', left in place\nprint('where does this go?')"),
     habit("async_await", "import asyncio\nawait asyncio.sleep(0.05)\nprint('awaited')"),
 ]
 
@@ -203,6 +245,9 @@ def honest_class() -> dict:
             crafted.examples.edit(notebook, "make_batch", "    return X, y",
                                   "    print(f'make_batch({N}): X {tuple(X.shape)}, y {tuple(y.shape)}')\n"
                                   "    return X, y")
+        if entry.name == "timed_answer_cell":
+            answer = crafted.cell(notebook, "make_batch")
+            answer.source = "%%time\n" + answer.source
         cells = list(entry.cells)
         if entry.where == "after":
             for source in reversed(cells):

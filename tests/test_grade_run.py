@@ -46,7 +46,7 @@ EXPECTED = {
     "ast_transformer": ("flagged", 0, "IPython AST transformers changed"),
     "input_transformer": ("flagged", 0, "check cell did not report"),
     "wrapped_run_cell": ("flagged", 0, "run_cell_async changed"),
-    "always_equal": ("flagged", 0, "overrides __eq__"),
+    "always_equal": ("flagged", 0, "compare equal to anything"),
     "patched_comparisons": ("flagged", 0, "torch.equal was replaced"),
     "sneaky_patch": ("flagged", 0, "torch.allclose was replaced"),
     "callback_patch": ("graded", 0, "switched off while the tests ran"),
