@@ -37,7 +37,7 @@ HABITS = [
           "%%writefile my_helpers.py\ndef double(x):\n    return 2 * x\n",
           "import importlib\nimport my_helpers\nimportlib.reload(my_helpers)\nprint(my_helpers.double(21))",
           "%run my_helpers.py\nprint(double(2))"),
-    habit("debugging_magics", "%xmode Minimal", "%pdb off", "%precision 3\n3.14159265", "%autosave 120"),
+    habit("debugging_magics", "%xmode Minimal", "%pdb on", "%precision 3\n3.14159265", "%autosave 120"),
     habit("help_and_introspection", "make_batch?", "help(make_batch)", "print(dir(torch.nn)[:5])",
           "import inspect\nprint(inspect.getsource(make_batch)[:40])\nprint(inspect.signature(make_batch))"),
     habit("history_underscore", "40 + 2", "answer = _\nprint(answer, type(Out), len(In), _i)",
@@ -223,7 +223,7 @@ HABITS = [
           "plt.ion()\nplt.plot([1, 2])\nplt.show()\nplt.ioff()", "%%javascript\nconsole.log('hi')",
           "%%latex\n$x^2$", "%%svg\n<svg width='4' height='4'></svg>"),
     habit("namespace_magics", "scratch = 1\n%store scratch", "%xdel scratch", "X_tmp = 1\n%reset_selective -f X_tmp",
-          "%lsmagic", "%alias hello echo hello\nhello"),
+          "%lsmagic", "%alias hello echo hello", "%hello"),
     habit("jit_and_modes",
           "@torch.jit.script\ndef double(x: torch.Tensor) -> torch.Tensor:\n    return x * 2\nprint(double(torch.ones(2)))",
           "with torch.inference_mode():\n    X_inf, _ = make_batch(3)\ntorch.use_deterministic_algorithms(True)\n"
@@ -232,6 +232,8 @@ HABITS = [
           "import sys\nsaved = sys.stdout\nsys.stdout = open('log.txt', 'w')\nprint('into the file')\n"
           "sys.stdout.close()\nsys.stdout = saved",
           "sys.stdout = sys.__stdout__  # 'print to the terminal', left in place\nprint('where does this go?')"),
+    habit("ipython_file_magics", "%logstart -o my_log.py", "%logstop", "%notebook my_copy.ipynb",
+          "%history -f my_history.py", "%%file my_text.txt\nprint('hello')", "%run -i my_text.txt"),
     habit("async_await", "import asyncio\nawait asyncio.sleep(0.05)\nprint('awaited')"),
 ]
 
