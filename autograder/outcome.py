@@ -77,7 +77,6 @@ def _label(cell, number: int) -> str:
 def analyse(notebook, findings: list) -> Analysis:
     """Read the events and verdicts GuardedExecute recorded, combine them with the static findings."""
     result = Analysis()
-    by_position = {}
     number = 0
     pending = []      # notes so far, for the tests that follow
     positions = {f.cell for f in findings}
@@ -89,7 +88,6 @@ def analyse(notebook, findings: list) -> Analysis:
         record = cell.metadata.get(META, {})
         if record.get("role") != "check":
             number += 1
-            by_position[record.get("position")] = index
         event = record.get("event")
         label = "a check cell of the grader" if record.get("role") == "check" else _label(cell, number)
         if event == "kernel_died":
@@ -120,7 +118,7 @@ def analyse(notebook, findings: list) -> Analysis:
                 if result.taint_from is None:
                     result.taint_from = index - 1
     # the static scan's findings are notes: a blocklist flags honest habits; the kernel sees the effects
-    result.notes = [f.reason for f in findings if f.reason] + [n for n in result.notes]
+    result.notes = [f.reason for f in findings] + result.notes
     if result.flags:
         result.status = "flagged"
     return result
