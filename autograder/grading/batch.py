@@ -239,7 +239,10 @@ def grade_class(submissions: Path, out: Path = DEFAULT_OUT, jobs: int | None = N
     names = {s.student_id: s.display_name for s in collection.students.values()}
     write_tables(out, rows, names, collection.inventory)
     write_roster(out, collection.students.values())
-    settings = [grader.sandbox_line, grader.warm_line,
+    uncontained = [] if grader.sandbox else [
+        "Without the sandbox, students' file access, shell commands and programs could not be contained: "
+        "they ran as you and are listed as notes (no points taken); read them before trusting the grades."]
+    settings = [grader.sandbox_line, *uncontained, grader.warm_line,
                 f"Limits: {limits.cell_timeout} s per cell, {limits.notebook_timeout} s per notebook, "
                 f"{limits.memory} MB memory, {limits.output} MB output, {limits.file_size} MB per file; "
                 f"{workers} worker(s)",

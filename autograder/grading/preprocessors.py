@@ -4,7 +4,7 @@ They run around nbgrader's autograde, in the worker (worker.py), and hand their 
 `resources["autograder"]`, the nbconvert way of passing per-notebook data between passes:
 
 - `InjectIntegrityChecks` (before autograde): the grader's check cells around every test (integrity.py).
-  Needs `protected`, the folders the kernel may not read.
+  Needs `protected`, the folders the kernel may not read, and whether the kernel runs in the sandbox.
 - `RecordTampering` (after autograde): reads the verdicts and events the execute preprocessor recorded
   (guarded_execute.py), combines them with the static findings (resources["autograder"]["findings"]) and
   stores the Analysis and the tests that get no credit (outcome.py) in resources["autograder"].
@@ -12,7 +12,7 @@ They run around nbgrader's autograde, in the worker (worker.py), and hand their 
   adds the grader's notes (resources["autograder"]: analysis, tainted, notes).
 """
 from nbconvert.preprocessors import Preprocessor
-from traitlets import List, Unicode
+from traitlets import Bool, List, Unicode
 
 from autograder.grading import integrity
 from autograder.grading.outcome import analyse, feedback_notebook, tainted_tests
@@ -22,9 +22,10 @@ KEY = "autograder"
 
 class InjectIntegrityChecks(Preprocessor):
     protected = List(Unicode(), help="folders the student's kernel may not read").tag(config=True)
+    sandbox = Bool(False, help="the kernel runs in the sandbox (it cannot reach the protected folders)").tag(config=True)
 
     def preprocess(self, nb, resources):
-        return integrity.inject_checks(nb, list(self.protected)), resources
+        return integrity.inject_checks(nb, list(self.protected), self.sandbox), resources
 
 
 class RecordTampering(Preprocessor):

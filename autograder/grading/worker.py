@@ -87,7 +87,7 @@ def grade(job: Job, folder: Path, timings: dict) -> GradeResult:
     findings = integrity.scan_notebook(normalised.notebook.cells, normalised.student_cells())
     workspace = Workspace.from_template(template, folder / "course")
     protected = [str(workspace.root), str(ROOT), str(template.root.parent)]
-    graded, _ = InjectIntegrityChecks(protected=protected).preprocess(normalised.notebook, {})
+    graded, _ = InjectIntegrityChecks(protected=protected, sandbox=job.sandbox).preprocess(normalised.notebook, {})
     submitted = workspace.submitted_notebook(STUDENT, job.stage)
     submitted.parent.mkdir(parents=True)
     nbformat.write(graded, submitted)
@@ -105,7 +105,7 @@ def grade(job: Job, folder: Path, timings: dict) -> GradeResult:
     autograded = nbformat.read(autograded_file, as_version=4)
     autograded, resources = RecordTampering().preprocess(autograded, {KEY: {"findings": findings, "notes": notes}})
     analysis, tainted = resources[KEY]["analysis"], resources[KEY]["tainted"]
-    tests = score_tests(workspace, job.stage, STUDENT, info, tainted, analysis.not_run)
+    tests = score_tests(workspace, job.stage, STUDENT, info, tainted, analysis.not_run, analysis.test_notes)
     nbformat.write(StudentFeedback().preprocess(autograded, resources)[0], autograded_file)
     (folder / AUTOGRADED_FILE).write_bytes(autograded_file.read_bytes())
     timings["analysis"] = _since_start()
@@ -121,7 +121,8 @@ def grade(job: Job, folder: Path, timings: dict) -> GradeResult:
             encoding="utf-8")
     timings["feedback"] = _since_start()
     log.info("feedback done")
-    detail = [f"flagged: {reason}" for reason in analysis.flags] + analysis.events + notes
+    detail = ([f"flagged: {reason}" for reason in analysis.flags] + analysis.events
+              + [f"note: {text}" for text in analysis.notes] + notes)
     score = sum(t.points or 0.0 for t in tests if t.kind != "written answer")
     return GradeResult(job.stage, analysis.status, round(score, 4), info.max_score, tests, detail,
                        cells=gradebook_cells(workspace, job.stage, STUDENT))
