@@ -16,6 +16,7 @@ import shutil
 import warnings
 from pathlib import Path
 
+from autograder.grading.result import Status
 from autograder.grading.workspace import Workspace
 
 
@@ -46,7 +47,7 @@ def write_course(out: Path, template: Workspace, results: list) -> Path:
             gradebook.update_or_create_student(result.student_id)
             gradebook.update_or_create_submission(result.notebook, result.student_id)
             notebook = gradebook.find_submission_notebook(result.notebook, result.notebook, result.student_id)
-            notebook.flagged = result.status == "flagged"
+            notebook.flagged = result.status == Status.FLAGGED
             grades = {grade.cell.name: grade for grade in notebook.grades}
             comments = {comment.cell.name: comment for comment in notebook.comments}
             for gid, values in result.cells.items():

@@ -39,8 +39,10 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.grading.cells import grade_id, is_test
+from autograder.grading.guarded_execute import META  # cell metadata key of all the grader adds or records
+
 KERNEL_CODE = Path(__file__).with_name("integrity_kernel.py")
-META = "autograder"          # cell metadata key of everything the grader adds or records
 VERDICT = "AutograderVerdict"
 
 ALLOWED_MAGICS = {"matplotlib", "time", "timeit", "pinfo", "pinfo2", "psearch", "precision", "pprint", "who",
@@ -330,14 +332,12 @@ def inject_checks(notebook, protected: list[str], sandbox: bool = False):
     cells.append(first)
     for position, cell in enumerate(result.cells):
         cell.metadata[META] = {"position": position}
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        test = cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade") \
-            and not cell.metadata.get("nbgrader", {}).get("solution")
+        test = is_test(cell)
         if test:
-            cells.append(_check_cell("before", gid))
+            cells.append(_check_cell("before", grade_id(cell)))
         cells.append(cell)
         if test:
-            cells.append(_check_cell("after", gid))
+            cells.append(_check_cell("after", grade_id(cell)))
     result.cells = cells
     return result
 

@@ -16,9 +16,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from autograder.grading.result import Status
+
 GRADE_COLUMNS = ["student_id", "notebook", "score", "max_score", "status", "detail", "student_name"]
 TEST_COLUMNS = ["student_id", "notebook", "test", "kind", "points", "max_points", "result", "note"]
-ATTENTION = ("flagged", "timeout", "kernel_died", "unreadable", "error")
+ATTENTION = tuple(s for s in Status if s.needs_attention)
 
 
 def _number(value) -> str:
@@ -62,8 +64,8 @@ def summary(results: list, stages: list[str], settings: list[str], seconds: floa
             result = by_key.get((student, stage))
             if result is None:
                 cell = "-"
-            elif result.status in ("graded", "flagged", "timeout", "kernel_died"):
-                cell = f"{_number(result.score)}/{_number(result.max_score)}" + ("!" if result.status != "graded" else "")
+            elif Status(result.status).scored:
+                cell = f"{_number(result.score)}/{_number(result.max_score)}" + ("!" if result.status != Status.GRADED else "")
             else:
                 cell = result.status
             total += result.score if result else 0
@@ -72,8 +74,7 @@ def summary(results: list, stages: list[str], settings: list[str], seconds: floa
         lines.append(row + f"{_number(total)}/{_number(maximum)}".rjust(12))
     counts = Counter(r.status for r in ordered)
     lines += ["", "Status: " + ", ".join(f"{counts[s]} {s}" for s in
-                                         ("graded", "flagged", "timeout", "kernel_died", "unreadable", "missing",
-                                          "error") if counts[s])]
+                                         Status if counts[s])]
     attention = [r for r in ordered if r.status in ATTENTION]
     if attention:
         lines += ["", "Needs attention (! in the table):"]
