@@ -14,7 +14,7 @@ c.CourseDirectory.course_id = "qkv-attention"
 # One assignment per stage; solutions/ is nbgrader's source folder, notebooks/ its release folder.
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "notebooks"
-# The training stage trains for about ten seconds; leave room for slower laptops.
+# The training stage trains for about five seconds; leave room for slower laptops.
 c.ExecutePreprocessor.timeout = 180
 c.Execute.timeout = 180
 

@@ -1,5 +1,5 @@
-"""Catalog of 04_einsum_attention: attention_weights(query, keys) -> (N, Q, M), attend(weights, values) ->
-(N, Q, V) and attention_readout(x, embedding, query, WK, WV) -> (N, V).
+"""Catalog of 04_einsum_attention: attention_weights(query, keys) -> (N, L, M), attend(weights, values) ->
+(N, L, V) and attention_readout(x, embedding, query, WK, WV) -> (N, V).
 
 The notebook's attention_readout calls the student's attention_weights and attend, so a wrong
 attention_weights also loses the points of the readout's hidden test (which checks values, not shapes)."""
@@ -62,7 +62,7 @@ ENTRIES = [
         """, WEIGHTS_HIDDEN, "no gradient reaches the query"),
 
     mistake("attend_transposed_subscripts", "attend", 'return torch.einsum("bij,bjk->bki", weights, values)',
-            (ATTEND, ATTEND_HIDDEN, READOUT_HIDDEN), "(N, Q, V)"),
+            (ATTEND, ATTEND_HIDDEN, READOUT_HIDDEN), "(N, L, V)"),
     mistake("attend_mean_instead_of_sum", "attend", """
         return (weights.unsqueeze(-1) * values.unsqueeze(1)).mean(dim=2)
         """, (ATTEND, ATTEND_HIDDEN, READOUT_HIDDEN), "mean"),
