@@ -61,7 +61,7 @@ def main(argv=None) -> int:
     print(f"| **all {len(STAGES)}** | **{total:.1f}** |")
     figures = training_figures(args.accuracy_sequences)
     print()
-    print(f"training (seed settings, no plots): {figures['train_seconds']:.1f} s, final loss {figures['final_loss']:.4f}, "
+    print(f"training (default settings, no plots): {figures['train_seconds']:.1f} s, final loss {figures['final_loss']:.4f}, "
           f"accuracy on {args.accuracy_sequences:,} fresh sequences {figures['accuracy']:.5f}")
     return 0
 
