@@ -33,7 +33,7 @@ ENTRIES = [
     mistake("divides_by_embed_size_hard_coded", "attention_weights", weights_with(f"{EINSUM} / math.sqrt(5)"),
             WRONG_WEIGHTS, "fixed number"),
     mistake("uses_global_att_dim", "attention_weights", weights_with(f"{EINSUM} / math.sqrt(att_dim)"),
-            WRONG_WEIGHTS, "keys.shape[-1]"),
+            WRONG_WEIGHTS, "last axis of keys"),
     mistake("softmax_over_query_axis", "attention_weights", weights_with(SCALED, "torch.softmax(scores, dim=1)"),
             WRONG_WEIGHTS, "over the keys"),
     mistake("softmax_over_batch_axis", "attention_weights", weights_with(SCALED, "torch.softmax(scores, dim=0)"),
@@ -67,7 +67,7 @@ ENTRIES = [
         return (weights.unsqueeze(-1) * values.unsqueeze(1)).mean(dim=2)
         """, (ATTEND, ATTEND_HIDDEN, READOUT_HIDDEN), "mean"),
     mistake("attend_operands_swapped", "attend", "return values @ weights",
-            (ATTEND, ATTEND_HIDDEN, READOUT, READOUT_HIDDEN), "weights @ values"),
+            (ATTEND, ATTEND_HIDDEN, READOUT, READOUT_HIDDEN), "weights (N, L, M) come first"),
     mistake("attend_without_sum", "attend", "return weights.unsqueeze(-1) * values.unsqueeze(1)",
             (ATTEND, ATTEND_HIDDEN, READOUT, READOUT_HIDDEN), "sum over the key axis"),
     mistake("attend_first_query_only", "attend", """
@@ -78,6 +78,10 @@ ENTRIES = [
         keys, values = keys_and_values(embedding(x), WK, WV)
         return attend(attention_weights(query, keys), values).squeeze()
         """, (READOUT, READOUT_HIDDEN), ".squeeze()"),
+    mistake("readout_squeeze_then_unsqueeze", "attention_readout", """
+        keys, values = keys_and_values(embedding(x), WK, WV)
+        return attend(attention_weights(query, keys), values).squeeze()[:, None]
+        """, (READOUT, READOUT_HIDDEN), "drops the batch axis when N = 1"),
     mistake("readout_swaps_keys_and_values", "attention_readout", """
         values, keys = keys_and_values(embedding(x), WK, WV)
         return attend(attention_weights(query, keys), values)[:, 0, :]
@@ -85,7 +89,7 @@ ENTRIES = [
     mistake("readout_skips_embedding", "attention_readout", """
         keys, values = keys_and_values(x, WK, WV)
         return attend(attention_weights(query, keys), values)[:, 0, :]
-        """, (READOUT, READOUT_HIDDEN), "embedding(x)"),
+        """, (READOUT, READOUT_HIDDEN), "embed the digits first"),
     mistake("readout_selects_value_axis", "attention_readout", """
         keys, values = keys_and_values(embedding(x), WK, WV)
         return attend(attention_weights(query, keys), values)[:, :, 0]
