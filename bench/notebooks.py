@@ -3,7 +3,7 @@
     python -m bench.notebooks [--accuracy-sequences 100000]
 
 Each notebook runs in a fresh kernel (nbclient), as nbval and nbgrader run them. The training figure comes
-from the solution's own `train()` and `accuracy()` with its default settings (Adam, lr 2e-3, 1001 steps of
+from the solution's own `train()` and `accuracy()` with its default settings (Adam, lr 3e-3, 601 steps of
 batch 100), run once more without plotting.
 """
 import argparse
