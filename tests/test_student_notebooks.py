@@ -164,3 +164,20 @@ def test_visible_checks_do_not_compute_or_print_the_answers(stage):
         shapes = {shape_of(node) for node in ast.walk(ast.parse(source)) if isinstance(node, ast.expr)}
         leaked = sorted(code for code in written if code in text) + sorted(anonymous & shapes)
         assert not leaked, f"{stage}: the visible check {grade_id} holds answer code {leaked}"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_code_hints_are_folded_under_a_hint_in_words(stage):
+    """A student can try first: the hint in words is shown, the hints with code are in <details> blocks."""
+    for cell in read(student_notebook(stage)).cells:
+        if cell.cell_type != "markdown" or not ("**Hint" in cell.source or "<details>" in cell.source):
+            continue
+        source = cell.source
+        assert source.count("<details>") == source.count("</details>"), f"{stage}: unbalanced <details> in {source[:60]!r}"
+        words = source.find("**Hint in words:**")
+        assert words >= 0, f"{stage}: hints without a hint in words first: {source[:80]!r}"
+        first_fold = source.find("<details>")
+        shown = source[words:first_fold if first_fold >= 0 else None]
+        assert not re.search(r"`[^`]*\b(torch|F|np)\.\w+\(", shown), f"{stage}: a hint in words shows a torch call: {shown[:120]!r}"
+        for number, block in enumerate(re.findall(r"<details>(.*?)</details>", source, re.S), 1):
+            assert f"<summary>Hint {number}</summary>\n\n" in block, f"{stage}: hint {number} is not titled 'Hint {number}'"
