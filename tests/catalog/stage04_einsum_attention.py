@@ -33,7 +33,7 @@ ENTRIES = [
     mistake("divides_by_embed_size_hard_coded", "attention_weights", weights_with(f"{EINSUM} / math.sqrt(5)"),
             WRONG_WEIGHTS, "fixed number"),
     mistake("uses_global_att_dim", "attention_weights", weights_with(f"{EINSUM} / math.sqrt(att_dim)"),
-            WRONG_WEIGHTS, "last axis of keys"),
+            WRONG_WEIGHTS, "last axis of the keys"),
     mistake("softmax_over_query_axis", "attention_weights", weights_with(SCALED, "torch.softmax(scores, dim=1)"),
             WRONG_WEIGHTS, "over the keys"),
     mistake("softmax_over_batch_axis", "attention_weights", weights_with(SCALED, "torch.softmax(scores, dim=0)"),
