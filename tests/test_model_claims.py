@@ -48,7 +48,8 @@ def readout(model, x):
 def test_06_the_trained_model_does_what_the_answer_and_07_say(training, seed):
     """06 (answer to the attention-plot question) and 07 Part 1: the query puts several times more weight
     on the 2s and 4s; their values have opposite signs (which one is positive depends on the run); one
-    weighted value separates "more 2s" from the rest; a sequence without 2s and 4s is labelled 0."""
+    weighted value separates "more 2s" from the rest; a random sequence without 2s and 4s is labelled 0 (not
+    every possible one: ten 9s fool the model of seed 0, which the answer says)."""
     torch.set_num_threads(1)
     model, losses = training["train"](seed=seed, plot_every=None)
     torch.manual_seed(1000 + seed)
@@ -60,15 +61,18 @@ def test_06_the_trained_model_does_what_the_answer_and_07_say(training, seed):
         ratio = (weights[is_2_or_4].mean() / weights[~is_2_or_4].mean()).item()
         values = model.values(model.embed(torch.arange(10)[None]))[0, :, 0]            # (10,) value per digit
         r = readout(model, x)
-        neither = torch.tensor([[0, 1, 3, 5, 6, 7, 8, 9, 0, 1], [9, 9, 9, 9, 9, 9, 9, 9, 9, 9], [1, 3, 5, 7, 0, 1, 3, 5, 7, 0]])
+        neither = x[~((x == 2) | (x == 4)).any(dim=1)]                                 # random, without 2s and 4s
         p_neither = model(neither)[:, 0]
     assert ratio > 2, f"seed {seed}: the 2s and 4s get only {ratio:.2f} times the weight of other digits"
     assert values[2] * values[4] < 0, f"seed {seed}: the values of 2 ({values[2]:.2f}) and 4 ({values[4]:.2f}) have the same sign"
     ones, zeros = r[more_twos], r[~more_twos]
     separated = ones.min() > zeros.max() if values[2] > values[4] else ones.max() < zeros.min()
     assert separated, f"seed {seed}: the weighted values of 'more 2s' and of the other sequences overlap"
-    assert torch.all(p_neither < 0.5), f"seed {seed}: a sequence without 2s and 4s is not labelled 0 ({p_neither.tolist()})"
+    assert len(neither) > 300 and torch.all(p_neither < 0.5), f"seed {seed}: a sequence without 2s and 4s is not labelled 0"
     assert np.mean(losses[-100:]) < 0.05
+    if seed == 0:  # the answer's example of an unusual sequence that fools the model of the notebook
+        with torch.no_grad():
+            assert model(torch.full((1, 10), 9)).item() > 0.5
 
 
 @pytest.fixture(scope="module")
