@@ -14,7 +14,7 @@ c.CourseDirectory.course_id = "qkv-attention"
 # One assignment per stage; solutions/ is nbgrader's source folder, notebooks/ its release folder.
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "notebooks"
-# The training stage trains for about ten seconds; leave room for slower laptops.
+# The training stage trains for a few seconds; leave room for slower laptops.
 c.ExecutePreprocessor.timeout = 180
 c.Execute.timeout = 180
 
@@ -36,3 +36,14 @@ try:
 except OSError:
     pass  # a read-only checkout: the formgrader only warns
 c.Exchange.root = EXCHANGE
+
+# The feedback page renders its maths without internet (MathML) and fits figures to the page
+# (autograder/grading/feedback_page.py). The course root goes on sys.path so that nbgrader, started from any folder,
+# finds the module.
+import sys  # noqa: E402
+
+if COURSE_ROOT not in sys.path:
+    sys.path.insert(0, COURSE_ROOT)
+from autograder.grading.feedback_page import configure as configure_feedback_page  # noqa: E402
+
+configure_feedback_page(c)

@@ -3,7 +3,7 @@
     python -m bench.notebooks [--accuracy-sequences 100000]
 
 Each notebook runs in a fresh kernel (nbclient), as nbval and nbgrader run them. The training figure comes
-from the solution's own `train()` and `accuracy()` with the seed's settings (Adam, lr 1e-4, 5001 steps of
+from the solution's own `train()` and `accuracy()` with its default settings (Adam, lr 3e-3, 601 steps of
 batch 100), run once more without plotting.
 """
 import argparse
@@ -61,7 +61,7 @@ def main(argv=None) -> int:
     print(f"| **all {len(STAGES)}** | **{total:.1f}** |")
     figures = training_figures(args.accuracy_sequences)
     print()
-    print(f"training (seed settings, no plots): {figures['train_seconds']:.1f} s, final loss {figures['final_loss']:.4f}, "
+    print(f"training (default settings, no plots): {figures['train_seconds']:.1f} s, final loss {figures['final_loss']:.4f}, "
           f"accuracy on {args.accuracy_sequences:,} fresh sequences {figures['accuracy']:.5f}")
     return 0
 

@@ -1,6 +1,8 @@
 """The student notebooks: generated from solutions/, free of answers and hidden tests, runnable."""
 import ast
+import copy
 import re
+import textwrap
 
 import pytest
 
@@ -93,3 +95,89 @@ def test_blank_notebook_runs_and_stubs_raise_not_implemented(stage):
             assert error.ename == "NameError" and missing and missing.group(1) in unset, (
                 f"{stage}: cell {gid or cell.source[:40]!r} fails with {error.ename}: {error.evalue}")
     assert stub_errors > 0
+
+
+MODULES = {"torch", "math", "np", "F", "nn"}
+
+
+def normalized(code):
+    """Code text compared without spaces, with one kind of quote, and `self.`/`model.` dropped
+    (a method's `self.WK(emb)` is the check's `model.WK(emb)`)."""
+    return re.sub(r"\b(self|model)\.", "", re.sub(r"\s+", "", code).replace("'", '"'))
+
+
+class _Anonymous(ast.NodeTransformer):
+    """Every variable becomes `_` (modules keep their names): the same computation under other names."""
+    def visit_Name(self, node):
+        return node if node.id in MODULES else ast.copy_location(ast.Name("_", node.ctx), node)
+
+
+def shape_of(node):
+    """An expression as code with its variables anonymous: `torch.softmax(s / math.sqrt(A), -1)` and
+    `torch.softmax(scores / math.sqrt(d), -1)` give the same text."""
+    return normalized(ast.unparse(_Anonymous().visit(copy.deepcopy(node))))
+
+
+def answer_expressions(solution_code):
+    """What a solution region computes: the value of every statement of the region and every call or
+    arithmetic inside it, as pairs (as written, with anonymous variables). Short pieces such as `model(x)`
+    say nothing: a piece counts as written from 12 characters on, anonymous from 16 (and mostly not `_`)."""
+    found = set()
+    for node in ast.walk(ast.parse(textwrap.dedent(solution_code))):
+        values = []
+        if isinstance(node, (ast.Assign, ast.Return, ast.Expr, ast.AugAssign)) and node.value is not None:
+            values.append(node.value)
+        if isinstance(node, (ast.Call, ast.BinOp)):
+            values.append(node)
+        for value in values:
+            text, shape = normalized(ast.unparse(value)), shape_of(value)
+            found.add((text if len(text) >= 12 else None,
+                       shape if len(shape) >= 16 and shape.count("_") < len(shape) / 4 else None))
+    return found
+
+
+def visible_checks(notebook):
+    """The test cells a student sees: graded code cells, with their hidden part removed."""
+    for cell in notebook.cells:
+        meta = nbgrader_meta(cell)
+        if cell.cell_type == "code" and meta.get("grade") and not meta.get("solution"):
+            yield meta["grade_id"], HIDDEN_REGION.sub("", cell.source)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_visible_checks_do_not_compute_or_print_the_answers(stage):
+    """A visible check diagnoses from recorded numbers and names mistakes in words: neither its code nor its
+    messages hold the code of the same notebook's answers, under any variable names (code that the notebook's
+    text shows as a hint is given on purpose)."""
+    solution = read(solution_notebook(stage))
+    found = set()
+    for cell in solution.cells:
+        for region in SOLUTION_REGION.findall(cell.source) if cell.cell_type == "code" else []:
+            found |= answer_expressions(region)
+    hints = normalized("\n".join(c.source for c in solution.cells if c.cell_type == "markdown"))
+    found = {(text, shape) for text, shape in found if not (text and text in hints)}
+    written = {text for text, _ in found if text}
+    anonymous = {shape for _, shape in found if shape}
+    assert written or anonymous, f"{stage}: no answer expressions found"
+    for grade_id, source in visible_checks(read(student_notebook(stage))):
+        text = normalized(source)
+        shapes = {shape_of(node) for node in ast.walk(ast.parse(source)) if isinstance(node, ast.expr)}
+        leaked = sorted(code for code in written if code in text) + sorted(anonymous & shapes)
+        assert not leaked, f"{stage}: the visible check {grade_id} holds answer code {leaked}"
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_code_hints_are_folded_under_a_hint_in_words(stage):
+    """A student can try first: the hint in words is shown, the hints with code are in <details> blocks."""
+    for cell in read(student_notebook(stage)).cells:
+        if cell.cell_type != "markdown" or not ("**Hint" in cell.source or "<details>" in cell.source):
+            continue
+        source = cell.source
+        assert source.count("<details>") == source.count("</details>"), f"{stage}: unbalanced <details> in {source[:60]!r}"
+        words = source.find("**Hint in words:**")
+        assert words >= 0, f"{stage}: hints without a hint in words first: {source[:80]!r}"
+        first_fold = source.find("<details>")
+        shown = source[words:first_fold if first_fold >= 0 else None]
+        assert not re.search(r"`[^`]*\b(torch|F|np)\.\w+\(", shown), f"{stage}: a hint in words shows a torch call: {shown[:120]!r}"
+        for number, block in enumerate(re.findall(r"<details>(.*?)</details>", source, re.S), 1):
+            assert f"<summary>Hint {number}</summary>\n\n" in block, f"{stage}: hint {number} is not titled 'Hint {number}'"

@@ -20,7 +20,7 @@ ENTRIES = [
         X = torch.randint(0, 10, (N, 10))
         y = ((X == 2).sum(dim=1) > (X == 3).sum(dim=1)).float().unsqueeze(1)
         return X, y
-        """, BOTH, "compare the digits 2 and 3"),
+        """, BOTH, "compare the count of 2s with the count of 4s"),
     mistake("counts_fours_against_twos", "make_batch", """
         X = torch.randint(0, 10, (N, 10))
         y = ((X == 4).sum(dim=1) > (X == 2).sum(dim=1)).float().unsqueeze(1)

@@ -23,7 +23,7 @@ ENTRIES = [
         keys = embedded @ WK.weight + WK.bias
         values = embedded @ WV.weight + WV.bias
         return keys, values
-        """, BOTH, "WK.weight.T"),
+        """, BOTH, "must be transposed"),
     mistake("one_layer_for_both", "keys_and_values", """
         keys = WK(embedded)
         values = WK(embedded)

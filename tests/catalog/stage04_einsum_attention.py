@@ -1,5 +1,5 @@
-"""Catalog of 04_einsum_attention: attention_weights(query, keys) -> (N, Q, M), attend(weights, values) ->
-(N, Q, V) and attention_readout(x, embedding, query, WK, WV) -> (N, V).
+"""Catalog of 04_einsum_attention: attention_weights(query, keys) -> (N, L, M), attend(weights, values) ->
+(N, L, V) and attention_readout(x, embedding, query, WK, WV) -> (N, V).
 
 The notebook's attention_readout calls the student's attention_weights and attend, so a wrong
 attention_weights also loses the points of the readout's hidden test (which checks values, not shapes)."""
@@ -33,7 +33,7 @@ ENTRIES = [
     mistake("divides_by_embed_size_hard_coded", "attention_weights", weights_with(f"{EINSUM} / math.sqrt(5)"),
             WRONG_WEIGHTS, "fixed number"),
     mistake("uses_global_att_dim", "attention_weights", weights_with(f"{EINSUM} / math.sqrt(att_dim)"),
-            WRONG_WEIGHTS, "keys.shape[-1]"),
+            WRONG_WEIGHTS, "last axis of the keys"),
     mistake("softmax_over_query_axis", "attention_weights", weights_with(SCALED, "torch.softmax(scores, dim=1)"),
             WRONG_WEIGHTS, "over the keys"),
     mistake("softmax_over_batch_axis", "attention_weights", weights_with(SCALED, "torch.softmax(scores, dim=0)"),
@@ -62,12 +62,12 @@ ENTRIES = [
         """, WEIGHTS_HIDDEN, "no gradient reaches the query"),
 
     mistake("attend_transposed_subscripts", "attend", 'return torch.einsum("bij,bjk->bki", weights, values)',
-            (ATTEND, ATTEND_HIDDEN, READOUT_HIDDEN), "(N, Q, V)"),
+            (ATTEND, ATTEND_HIDDEN, READOUT_HIDDEN), "(N, L, V)"),
     mistake("attend_mean_instead_of_sum", "attend", """
         return (weights.unsqueeze(-1) * values.unsqueeze(1)).mean(dim=2)
         """, (ATTEND, ATTEND_HIDDEN, READOUT_HIDDEN), "mean"),
     mistake("attend_operands_swapped", "attend", "return values @ weights",
-            (ATTEND, ATTEND_HIDDEN, READOUT, READOUT_HIDDEN), "weights @ values"),
+            (ATTEND, ATTEND_HIDDEN, READOUT, READOUT_HIDDEN), "weights (N, L, M) come first"),
     mistake("attend_without_sum", "attend", "return weights.unsqueeze(-1) * values.unsqueeze(1)",
             (ATTEND, ATTEND_HIDDEN, READOUT, READOUT_HIDDEN), "sum over the key axis"),
     mistake("attend_first_query_only", "attend", """
@@ -78,6 +78,10 @@ ENTRIES = [
         keys, values = keys_and_values(embedding(x), WK, WV)
         return attend(attention_weights(query, keys), values).squeeze()
         """, (READOUT, READOUT_HIDDEN), ".squeeze()"),
+    mistake("readout_squeeze_then_unsqueeze", "attention_readout", """
+        keys, values = keys_and_values(embedding(x), WK, WV)
+        return attend(attention_weights(query, keys), values).squeeze()[:, None]
+        """, (READOUT, READOUT_HIDDEN), "drops the batch axis when N = 1"),
     mistake("readout_swaps_keys_and_values", "attention_readout", """
         values, keys = keys_and_values(embedding(x), WK, WV)
         return attend(attention_weights(query, keys), values)[:, 0, :]
@@ -85,7 +89,7 @@ ENTRIES = [
     mistake("readout_skips_embedding", "attention_readout", """
         keys, values = keys_and_values(x, WK, WV)
         return attend(attention_weights(query, keys), values)[:, 0, :]
-        """, (READOUT, READOUT_HIDDEN), "embedding(x)"),
+        """, (READOUT, READOUT_HIDDEN), "embed the digits first"),
     mistake("readout_selects_value_axis", "attention_readout", """
         keys, values = keys_and_values(embedding(x), WK, WV)
         return attend(attention_weights(query, keys), values)[:, :, 0]

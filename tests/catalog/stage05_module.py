@@ -58,6 +58,11 @@ ENTRIES = [
         attended = torch.einsum("bij,bjk->bik", self.attention(emb), self.values(emb))
         return self.nn(attended[:, 0, :]).squeeze()
         """}, BOTH, "do not squeeze"),
+    mistake("forward_squeezes_into_the_mlp", CELL, {"forward": """
+        emb = self.embed(x)
+        attended = torch.einsum("bij,bjk->bik", self.attention(emb), self.values(emb))
+        return self.nn(attended.squeeze())
+        """}, BOTH, "needs the weighted values as (N, 1)"),
     mistake("forward_sigmoid_twice", CELL, {"forward": """
         emb = self.embed(x)
         attended = torch.einsum("bij,bjk->bik", self.attention(emb), self.values(emb))
@@ -66,7 +71,7 @@ ENTRIES = [
     mistake("forward_ignores_the_attention", CELL, {"forward": """
         emb = self.embed(x)
         return self.nn(self.values(emb).mean(dim=1))
-        """}, BOTH, "attention-weighted"),
+        """}, BOTH, "ignores the attention"),
     mistake("forward_detaches", CELL, {"forward": """
         emb = self.embed(x)
         attended = torch.einsum("bij,bjk->bik", self.attention(emb), self.values(emb)).detach()

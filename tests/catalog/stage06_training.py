@@ -128,7 +128,7 @@ ENTRIES = [
         x, y = make_batch(10000)
         with torch.no_grad():
             return ((model(x) > 0.5).float() == y).float().mean().item()
-        """, ACCURACY_BOTH, "make_batch(N)"),
+        """, ACCURACY_BOTH, "draw N fresh sequences"),
     mistake("accuracy_labels_of_another_batch", "accuracy", """
         x, _ = make_batch(N)
         _, y = make_batch(N)
