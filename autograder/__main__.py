@@ -8,6 +8,7 @@ from autograder.release.execute import refresh_outputs
 from autograder.release.figures import FigureError, render
 from autograder.nbgrader_cli import NbgraderError
 from autograder.release.generate import CourseSourceError, drift, release, sync_sources
+from autograder.service.cli import add_serve_parsers
 
 
 def command_release(args) -> int:
@@ -50,6 +51,7 @@ def main(argv=None) -> int:
     figures_parser = commands.add_parser("figures", help="render Grafiken/*.svg to the PNGs the notebooks embed")
     figures_parser.set_defaults(run=command_figures)
     add_grade_parser(commands)
+    add_serve_parsers(commands)
     args = parser.parse_args(argv)
     try:
         return args.run(args)
