@@ -91,8 +91,7 @@ def summary(result: GradeResult, submitted: datetime) -> tuple[str, str]:
             plain = headline + "; all checks passed"
         else:
             name, message = failure
-            lines.append(f"<b>First failing check</b> (<code>{html.escape(name)}</code>): "
-                         f"<code>{html.escape(message)}</code>")
+            lines.append(f"<b>First failing check</b> ({_code(name)}): {_code(message)}")
             plain = f"{headline}; first failing check {name}: {message}"
     else:
         colours, headline = BAD, f"{stage}: not graded automatically"
@@ -103,6 +102,11 @@ def summary(result: GradeResult, submitted: datetime) -> tuple[str, str]:
                      "instructor and not counted here.")
     lines.append(f"Submitted {when(submitted)}. Only your latest submission counts; the full feedback is below.")
     return plain, _box(headline, lines, colours, "autograder-summary")
+
+
+def _code(text: str) -> str:
+    return (f"<code style='color: inherit; background: #ffffff; padding: 1px 4px; border-radius: 3px'>"
+            f"{html.escape(text)}</code>")
 
 
 def _box(headline: str, lines: list[str], colours: tuple[str, str], element_id: str) -> str:

@@ -20,6 +20,7 @@ import fcntl
 import json
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -262,7 +263,7 @@ class Service:
             except OSError as error:
                 data, notes = b"", (f"could not read the file: {error.strerror or error}",)
         result = self._grade(data, s.stage, notes)
-        result_file = self.results / f"{s.id}.json"
+        result_file = self.results / f"{re.sub(r'[^A-Za-z0-9_.+-]', '_', s.id)}.json"  # ids hold spaces
         write_durably(result_file, json.dumps(result.to_dict()).encode("utf-8"), mode=0o600)
         self._finish(s, GRADED, score=result.score, max_score=result.max_score, status=str(result.status),
                      result_file=result_file.name, result=result, notebook=data)
