@@ -5,6 +5,7 @@ which submissions get graded, in which order, and what each student finds. The r
 `nbgrader submit` / `fetch_feedback` commands and a `kill -9` are in tests/test_service_e2e.py.
 """
 import json
+import os
 import logging
 import threading
 import time
@@ -48,6 +49,9 @@ class FakeGrading:
         self._gate.set()
 
     def __call__(self, data, stage, notes):
+        if data is None:  # what grade_notebook gives for a stage's notebook not handed in
+            self.calls.append((stage, None))
+            return GradeResult(stage, Status.MISSING, 0.0, 10.0, feedback_html="<p>no notebook</p>")
         marker = nbformat.reads(data.decode(), as_version=4).cells[0].source[2:]
         self.calls.append((stage, marker))
         self.started.set()
@@ -175,7 +179,7 @@ def test_instructor_turns_a_stage_off_and_on(served, tmp_path, capsys):
     assert entries[late].outcome == "disabled" and grading.calls == [("02_embedding", "ada-6")]
     assert "automatic grading is closed" in page_of(ada, late, "01_data")
     assert autograder_main(["serve-control", "--course", course, "status"]) == 0
-    assert "01_data: off since" in capsys.readouterr().out
+    assert "01_data: automatic grading off since" in capsys.readouterr().out
     assert autograder_main(["serve-control", "--course", course, "enable", "01_data"]) == 0
     capsys.readouterr()
     again = ada.submit_now("01_data", notebook_with("ada-5"))
@@ -250,3 +254,44 @@ def wait_until(condition, timeout=10.0):
             raise AssertionError("timed out")
         time.sleep(0.02)
     return True
+
+
+def test_the_hub_service_entry_runs_the_documented_command(tmp_path):
+    import argparse
+
+    from autograder.service.cli import add_serve_parsers
+    from autograder.service.hub import grading_service
+
+    entry = grading_service(tmp_path / "course", tmp_path / "exchange", user="instructor",
+                            extra=["--max-per-hour", "30"])
+    python, *arguments = entry["command"]
+    assert arguments[:3] == ["-m", "autograder", "serve"] and os.access(python, os.X_OK)
+    parser = argparse.ArgumentParser()
+    add_serve_parsers(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(arguments[2:])
+    assert (args.course, args.exchange, args.max_per_hour) == (tmp_path / "course", tmp_path / "exchange", 30)
+    assert entry["user"] == "instructor" and "url" not in entry  # no web page: feedback goes through the exchange
+    service = pytest.importorskip("jupyterhub.services.service").Service()
+    for key, value in entry.items():  # what JupyterHub does with each entry of c.JupyterHub.services
+        assert key in service.traits(), f"JupyterHub has no service field {key!r}"
+        setattr(service, key, value)  # a wrong type raises TraitError
+    assert service.managed
+
+
+def test_serve_refuses_bad_arguments_with_one_line(tmp_path, capsys):
+    code = autograder_main(["serve", "--course", str(tmp_path / "course"), "--exchange", str(tmp_path / "nowhere")])
+    assert code == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"error: --exchange {tmp_path / 'nowhere'} is not a folder (nbgrader's Exchange.root must exist)"]
+    assert not (tmp_path / "course").exists()  # nothing made
+
+
+def test_a_submission_without_the_stage_notebook_says_what_to_name_it(served, tmp_path):
+    service, exchange, grading = served()
+    ada = exchange.student("ada", tmp_path / "home")
+    (ada.home / "01_data").mkdir(parents=True)
+    (ada.home / "01_data" / "my_copy.ipynb").write_text(nbformat.writes(notebook_with("ada-3")))
+    key = ada.submit_now("01_data")
+    entries = wait_published(service, [key])
+    assert grading.calls == [("01_data", None)] and entries[key].status == "missing"
+    assert "no notebook named 01_data.ipynb" in page_of(ada, key, "my_copy")

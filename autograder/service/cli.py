@@ -77,7 +77,7 @@ def command_serve(args) -> int:
     service_folder(args.course).mkdir(parents=True, exist_ok=True)
     _log_to(service_folder(args.course) / "service.log")
     service = Service(settings)
-    stop = lambda *_: service.stop()  # noqa: E731
+    stop = lambda *_: service.stop(kill_gradings=True)  # noqa: E731
     signal.signal(signal.SIGTERM, stop)
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, stop)
@@ -108,13 +108,13 @@ def command_serve_control(args) -> int:
         if stage not in STAGES:
             print(f"error: unknown stage {stage!r}; the course has {', '.join(STAGES)}", file=sys.stderr)
             return 2
-    for stage in args.stages if args.action != "status" else []:
+    if args.action == "status":
+        disabled = control.disabled()
+        for stage in args.stages or STAGES:
+            print(f"{stage}: automatic grading " + (f"off since {disabled[stage]}" if stage in disabled else "on"))
+        return 0
+    for stage in args.stages:
         changed = control.set(stage, enabled=args.action == "enable")
         state = "on" if args.action == "enable" else "off"
         print(f"{stage}: automatic grading {state}" + ("" if changed else " (it already was)"))
-    disabled = control.disabled()
-    for stage in STAGES:
-        if args.action == "status" or stage in args.stages:
-            if args.action == "status":
-                print(f"{stage}: " + (f"off since {disabled[stage]}" if stage in disabled else "on"))
     return 0

@@ -95,7 +95,10 @@ def feedback_file(feedback: Path, secret: str, notebook_id: str) -> Path:
 def ensure_feedback_folder(feedback: Path) -> None:
     """EXCHANGE/COURSE_ID/feedback, mode 0755 as nbgrader's release_feedback makes it."""
     feedback.mkdir(parents=True, exist_ok=True)
-    os.chmod(feedback, 0o755)
+    try:
+        os.chmod(feedback, 0o755)
+    except PermissionError:
+        pass  # made by someone else (the instructor's release_feedback): it is theirs to set
 
 
 def write_durably(path: Path, data: bytes, mode: int = 0o644) -> None:

@@ -88,12 +88,17 @@ class Service:
         self._unready: dict[str, float] = {}  # folders still being written: first seen
         self._skipped: set[str] = set()      # names nbgrader does not write
         self._stop = threading.Event()
+        self._kill_gradings = False
         self.ready = threading.Event()
         self._lock_file = None
 
     # -- life cycle --------------------------------------------------------------------------------------
 
-    def stop(self) -> None:
+    def stop(self, kill_gradings: bool = False) -> None:
+        """Stop serving. kill_gradings: kill the gradings under way (they stay `queued` and are done again at
+        the next start) instead of letting them finish; only when this process ends next (it kills every
+        worker this process starts from then on)."""
+        self._kill_gradings = self._kill_gradings or kill_gradings
         self._stop.set()
 
     def run(self) -> None:
@@ -132,12 +137,12 @@ class Service:
                 self._stop.wait(self.settings.poll)
             log.info("stopping: %d submission(s) waiting, graded after the next start", self.queue.waiting())
             self.queue.close()
-            if grader is not None:
+            if grader is not None and self._kill_gradings:
                 from autograder.isolation.processes import stop_all_workers
 
                 stop_all_workers()  # unfinished gradings stay `queued` in the journal
             for thread in threads:
-                thread.join(timeout=30)
+                thread.join()
         finally:
             self.queue.close()
             if grader is not None:
