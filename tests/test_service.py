@@ -294,4 +294,4 @@ def test_a_submission_without_the_stage_notebook_says_what_to_name_it(served, tm
     key = ada.submit_now("01_data")
     entries = wait_published(service, [key])
     assert grading.calls == [("01_data", None)] and entries[key].status == "missing"
-    assert "no notebook named 01_data.ipynb" in page_of(ada, key, "my_copy")
+    assert "no notebook named 01_data.ipynb, so nothing was graded" in page_of(ada, key, "my_copy")

@@ -356,11 +356,15 @@ class Service:
 
     def _other_page(self, s: Submission, result: GradeResult, notebook_id: str) -> str:
         """The page of a notebook in the submission that is not the stage's."""
+        if result.status == "missing":
+            return pages.short_page(s.stage, f"{s.stage}: nothing graded", [
+                f"Your submission has no notebook named {s.stage}.ipynb, so nothing was graded "
+                f"({notebook_id}.ipynb is not the stage's notebook).",
+                f"Work in {s.stage}.ipynb as fetched (or rename your notebook to {s.stage}.ipynb) and submit again."])
         return pages.short_page(s.stage, f"{notebook_id}: not graded", [
             f"Only {s.stage}.ipynb is graded in {s.stage}; this notebook is kept with your submission.",
-            f"Result of {s.stage}.ipynb: {_number(result.score)} of {_number(result.max_score)} points"
-            if result.status.scored else
-            f"Your submission has no notebook named {s.stage}.ipynb: keep that name and submit again."])
+            f"Result of {s.stage}.ipynb: {_number(result.score)} of {_number(result.max_score)} points; "
+            "its feedback has the details."])
 
     def _record(self, s: Submission, result: GradeResult, secret: str, notebook: bytes | None, page: str) -> None:
         """The course folder, if this is the newest graded submission of the student and stage."""
