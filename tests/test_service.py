@@ -40,6 +40,7 @@ class FakeGrading:
         self._gate = threading.Event()
         self._gate.set()
         self.started = threading.Event()
+        self.failures = 0  # calls that fail before one succeeds
 
     def hold(self):
         self._gate.clear()
@@ -49,6 +50,9 @@ class FakeGrading:
         self._gate.set()
 
     def __call__(self, data, stage, notes):
+        if self.failures:
+            self.failures -= 1
+            raise OSError(28, "No space left on device")
         if data is None:  # what grade_notebook gives for a stage's notebook not handed in
             self.calls.append((stage, None))
             return GradeResult(stage, Status.MISSING, 0.0, 10.0, feedback_html="<p>no notebook</p>")
@@ -295,3 +299,14 @@ def test_a_submission_without_the_stage_notebook_says_what_to_name_it(served, tm
     entries = wait_published(service, [key])
     assert grading.calls == [("01_data", None)] and entries[key].status == "missing"
     assert "no notebook named 01_data.ipynb, so nothing was graded" in page_of(ada, key, "my_copy")
+
+
+def test_a_failure_while_grading_is_tried_again(served, tmp_path, caplog):
+    service, exchange, grading = served(retry=0.5)
+    grading.failures = 1  # the disk is full once
+    ada = exchange.student("ada", tmp_path / "home")
+    key = ada.submit_now("01_data", notebook_with("ada-8"))
+    entries = wait_published(service, [key])
+    assert grading.failures == 0 and grading.calls == [("01_data", "ada-8")]
+    assert entries[key].states.count("graded") == 1 and "8 of 10 points" in page_of(ada, key, "01_data")
+    assert any("failed; tried again in 0 s" in r.getMessage() for r in caplog.records)

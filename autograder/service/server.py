@@ -29,6 +29,7 @@ from pathlib import Path
 
 from autograder.course import STAGES
 from autograder.grading.batch import default_jobs
+from autograder.grading.collect import MAX_MEMBER_BYTES as MAX_NOTEBOOK_BYTES
 from autograder.grading.result import GradeResult
 from autograder.isolation.limits import Limits
 from autograder.service import pages
@@ -61,6 +62,7 @@ class Settings:
     workers: int = 0                 # 0: the class command's default (CPUs + 1, at most one per free GB)
     per_hour: int = DEFAULT_PER_HOUR
     poll: float = 0.25               # seconds between two looks at the inbound folder
+    retry: float = 30.0              # seconds before a failed grading or publishing is tried again
     limits: Limits = field(default_factory=Limits)
     sandbox: bool = True
     require_sandbox: bool = False
@@ -87,6 +89,7 @@ class Service:
         self._book_lock = threading.Lock()   # gradebook and tables: one writer
         self._unready: dict[str, float] = {}  # folders still being written: first seen
         self._skipped: set[str] = set()      # names nbgrader does not write
+        self._retry: set[str] = set()        # grading or publishing failed (a full disk...): try again
         self._stop = threading.Event()
         self._kill_gradings = False
         self.ready = threading.Event()
@@ -127,13 +130,18 @@ class Service:
                        for n in range(workers)]
             for thread in threads:
                 thread.start()
-            log.info("ready: watching %s for %s with %d worker(s); at most %s graded submissions per student and "
-                     "hour; feedback to %s; gradebook and grades.csv in %s", self.inbound,
-                     ", ".join(self.settings.stages), workers, self.settings.per_hour or "any", self.feedback,
+            limit = (f"at most {self.settings.per_hour} graded submissions per student and hour"
+                     if self.settings.per_hour else "no hourly limit per student")
+            log.info("ready: watching %s for %s with %d worker(s); %s; feedback to %s; gradebook and grades.csv "
+                     "in %s", self.inbound, ", ".join(self.settings.stages), workers, limit, self.feedback,
                      self.course_root)
             self.ready.set()
+            last_retry = time.monotonic()
             while not self._stop.is_set():
                 self.scan()
+                if self._retry and time.monotonic() - last_retry > self.settings.retry:
+                    self._try_again()
+                    last_retry = time.monotonic()
                 self._stop.wait(self.settings.poll)
             log.info("stopping: %d submission(s) waiting, graded after the next start", self.queue.waiting())
             self.queue.close()
@@ -252,8 +260,11 @@ class Service:
                 continue
             try:
                 self._grade_one(submission)
-            except Exception:  # a disk error, say: the journal keeps it for the next start
-                log.exception("%s: failed; it stays in the journal and is finished after a restart", submission.id)
+            except Exception:  # a full disk, say: the journal keeps it; publishing is tried again
+                log.exception("%s: failed; tried again in %.0f s and at the next start", submission.id,
+                              self.settings.retry)
+                with self._lock:
+                    self._retry.add(submission.id)
 
     def _grade_one(self, s: Submission) -> None:
         if self.control.is_disabled(s.stage):
@@ -264,6 +275,8 @@ class Service:
         data, notes = None, ()
         if notebook.is_file():
             try:
+                if notebook.stat().st_size > MAX_NOTEBOOK_BYTES:
+                    raise OSError(f"it is larger than {MAX_NOTEBOOK_BYTES // 2**20} MB")
                 data = notebook.read_bytes()
             except OSError as error:
                 data, notes = b"", (f"could not read the file: {error.strerror or error}",)
@@ -283,6 +296,23 @@ class Service:
             entry.fields.update(outcome=outcome, **fields)
             entry.states.append("graded")
         self._publish(entry, result, notebook)
+
+    def _try_again(self) -> None:
+        """Submissions whose grading or publishing failed: publish what was graded, queue the rest again."""
+        with self._lock:
+            keys, self._retry = list(self._retry), set()
+        for key in keys:
+            entry = self.entries[key]
+            try:
+                if entry.state == "graded":
+                    self._publish(entry)
+                elif entry.state == "queued":
+                    self._admit(_submission(entry))
+            except Exception:
+                log.exception("%s: failed again; tried again in %.0f s and at the next start", key,
+                              self.settings.retry)
+                with self._lock:
+                    self._retry.add(key)
 
     # -- publishing --------------------------------------------------------------------------------------
 
