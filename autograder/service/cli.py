@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 from autograder.course import STAGES
+from autograder.grading.core import SandboxUnavailable
 from autograder.grading.batch import default_jobs
 from autograder.isolation.limits import Limits
 from autograder.service.control import Control, service_folder
@@ -38,9 +39,12 @@ def add_serve_parsers(commands) -> None:
     parser.add_argument("--require-sandbox", action="store_true",
                         help="refuse to start on a machine that cannot sandbox student code")
     parser.add_argument("--cold-kernels", action="store_true", help="no warm servers (slower)")
-    parser.add_argument("--cell-timeout", type=int, default=defaults.cell_timeout, metavar="SECONDS")
-    parser.add_argument("--notebook-timeout", type=int, default=defaults.notebook_timeout, metavar="SECONDS")
-    parser.add_argument("--memory", type=int, default=defaults.memory, metavar="MB")
+    parser.add_argument("--cell-timeout", type=int, default=defaults.cell_timeout, metavar="SECONDS",
+                        help=f"limit of one cell (default: {defaults.cell_timeout})")
+    parser.add_argument("--notebook-timeout", type=int, default=defaults.notebook_timeout, metavar="SECONDS",
+                        help=f"limit of all cells together (default: {defaults.notebook_timeout})")
+    parser.add_argument("--memory", type=int, default=defaults.memory, metavar="MB",
+                        help=f"the kernel's address space (default: {defaults.memory})")
     parser.set_defaults(run=command_serve)
 
     control = commands.add_parser(
@@ -67,13 +71,18 @@ def command_serve(args) -> int:
         problems.append(f"--exchange {args.exchange} is not a folder (nbgrader's Exchange.root must exist)")
     if args.course.exists() and not args.course.is_dir():
         problems.append(f"--course {args.course} is a file, not a folder")
+    try:
+        limits = Limits(cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout, memory=args.memory)
+    except ValueError as error:
+        problems.append(str(error))
+    if args.poll <= 0:
+        problems.append(f"--poll must be more than 0 seconds, not {args.poll}")
     if problems:
         print(f"error: {problems[0]}", file=sys.stderr)
         return 2
     settings = Settings(args.course, args.exchange, args.course_id, stages, args.jobs or 0, args.max_per_hour,
-                        args.poll, Limits(cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
-                                          memory=args.memory),
-                        sandbox=not args.no_sandbox, require_sandbox=args.require_sandbox, warm=not args.cold_kernels)
+                        args.poll, limits=limits, sandbox=not args.no_sandbox, require_sandbox=args.require_sandbox,
+                        warm=not args.cold_kernels)
     service_folder(args.course).mkdir(parents=True, exist_ok=True)
     _log_to(service_folder(args.course) / "service.log")
     service = Service(settings)
@@ -83,7 +92,7 @@ def command_serve(args) -> int:
         signal.signal(signal.SIGINT, stop)
     try:
         service.run()
-    except ServiceError as error:
+    except (ServiceError, SandboxUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

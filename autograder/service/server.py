@@ -281,6 +281,8 @@ class Service:
             except OSError as error:
                 data, notes = b"", (f"could not read the file: {error.strerror or error}",)
         result = self._grade(data, s.stage, notes)
+        if self._stop.is_set() and self._kill_gradings:
+            return  # killed by the stop: it stays `queued`, graded at the next start
         result_file = self.results / f"{re.sub(r'[^A-Za-z0-9_.+-]', '_', s.id)}.json"  # ids hold spaces
         write_durably(result_file, json.dumps(result.to_dict()).encode("utf-8"), mode=0o600)
         self._finish(s, GRADED, score=result.score, max_score=result.max_score, status=str(result.status),
