@@ -35,6 +35,7 @@ class Latencies:
     seconds: list[float]      # one per submission, in submission order
     spread: float             # seconds between the first and the last submit
     load_before: tuple[float, float, float]
+    grading: list[float] = ()  # seconds grade_notebook took for each (from the service's results)
 
     def percentile(self, p: float) -> float:
         """Nearest-rank percentile (p in 0..100)."""
@@ -44,12 +45,14 @@ class Latencies:
 
     def row(self) -> str:
         load = ", ".join(f"{x:.1f}" for x in self.load_before)
+        grading = f"{statistics.median(self.grading):.1f}" if self.grading else "-"
         return (f"| {self.stage} | {len(self.seconds)} in {self.spread:.1f} s | {self.percentile(50):.1f} | "
-                f"{self.percentile(95):.1f} | {max(self.seconds):.1f} | {statistics.mean(self.seconds):.1f} | {load} |")
+                f"{self.percentile(95):.1f} | {max(self.seconds):.1f} | {statistics.mean(self.seconds):.1f} | "
+                f"{grading} | {load} |")
 
 
-HEADER = ("| stage | submissions | p50 (s) | p95 (s) | max (s) | mean (s) | load average before |\n"
-          "|---|---|---|---|---|---|---|")
+HEADER = ("| stage | submissions | p50 (s) | p95 (s) | max (s) | mean (s) | grading one notebook, median (s) "
+          "| load average before |\n|---|---|---|---|---|---|---|---|")
 
 
 def start_service(course: Path, exchange: Path, stage: str, jobs: int | None, log: Path) -> subprocess.Popen:
@@ -99,13 +102,22 @@ def measure(stage: str, students: int, spread: float, jobs: int | None, folder: 
         wait_for(lambda: _check(pages, submitted, done) == students, 3600, "every feedback page", process, log)
         print(f"{stage}: {students} submissions in {last_submit:.1f} s, all feedback after "
               f"{max(done[i] + submitted[i] for i in done) - start:.1f} s", file=stream, flush=True)
-        return Latencies(stage, [done[i] for i in range(students)], last_submit, load)
+        return Latencies(stage, [done[i] for i in range(students)], last_submit, load, _grading_seconds(course))
     finally:
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(60)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+def _grading_seconds(course: Path) -> list[float]:
+    """How long grade_notebook took for each submission (the results the service keeps), warm-up excluded."""
+    import json
+
+    results = course / "autograder-service" / "results"
+    return [json.loads(path.read_text())["seconds"] for path in results.glob("*.json")
+            if not path.name.startswith("warm-up+")]
 
 
 def _check(pages: list[Path], submitted: list[float], done: dict) -> int:

@@ -203,7 +203,8 @@ def test_a_second_service_on_the_same_course_refuses_to_start(served, tmp_path):
 
 def test_fair_queue_replaces_in_place_and_keeps_the_newer():
     queue = FairQueue()
-    a1, a2 = parse_name("a+01_data+2026-01-01 10:00:00.000001 UTC+x"), parse_name("a+01_data+2026-01-01 10:00:05.000001 UTC+y")
+    a1 = parse_name("a+01_data+2026-01-01 10:00:00.000001 UTC+x")
+    a2 = parse_name("a+01_data+2026-01-01 10:00:05.000001 UTC+y")
     b1 = parse_name("b+01_data+2026-01-01 10:00:01.000001 UTC+z")
     assert queue.put(a1) is None and queue.put(b1) is None
     assert queue.put(a2) is a1      # the newer takes the older's place

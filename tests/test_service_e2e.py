@@ -62,7 +62,8 @@ def test_students_submit_and_fetch_their_feedback_without_the_instructor(tmp_pat
     assert "01_data: 5 of 5 points from the autograded tests" in ada_text
     assert "All autograded checks passed." in ada_text
     assert "01_data: 0 of 5 points" in bob_text
-    summary = bob_text[bob_text.index("autograder-summary"):bob_text.index("</div>", bob_text.index("autograder-summary"))]
+    start = bob_text.index("autograder-summary")
+    summary = bob_text[start:bob_text.index("</div>", start)]
     assert "First failing check" in summary and "test_make_batch" in summary and "AssertionError" in summary
     for text in (ada_text, bob_text):
         assert HIDDEN_CODE not in text  # hidden tests stay hidden

@@ -26,7 +26,8 @@ def add_serve_parsers(commands) -> None:
                              "autograded/, grades.csv; the service's journal goes to COURSE_ROOT/autograder-service/")
     parser.add_argument("--exchange", type=Path, required=True, metavar="EXCHANGE_ROOT",
                         help="nbgrader's exchange root (its Exchange.root)")
-    parser.add_argument("--course-id", default=DEFAULT_COURSE_ID, help=f"nbgrader's course id (default: {DEFAULT_COURSE_ID})")
+    parser.add_argument("--course-id", default=DEFAULT_COURSE_ID,
+                        help=f"nbgrader's course id (default: {DEFAULT_COURSE_ID})")
     parser.add_argument("--notebooks", metavar="LIST", help="comma-separated stages to grade (default: all)")
     parser.add_argument("--jobs", type=int, default=None, metavar="N",
                         help=f"notebooks graded at the same time (default: {default_jobs()} here)")
