@@ -142,7 +142,7 @@ def run(students: int, stages: list[str], spread: float, jobs: int | None, strea
     for result in results:
         print(result.row(), file=stream)
     print(f"\nlatency: from the end of a student's `nbgrader submit` to the feedback page in the exchange "
-          f"(what `nbgrader fetch_feedback` fetches); {students} students submit within {spread:g} s, "
+          f"(what `nbgrader fetch_feedback` fetches); {students} student(s) submit within {spread:g} s, "
           f"after one warm-up submission; the service's defaults" + (f" and --jobs {jobs}" if jobs else ""),
           file=stream, flush=True)
     return results
