@@ -311,3 +311,13 @@ def test_a_failure_while_grading_is_tried_again(served, tmp_path, caplog):
     assert grading.failures == 0 and grading.calls == [("01_data", "ada-8")]
     assert entries[key].states.count("graded") == 1 and "8 of 10 points" in page_of(ada, key, "01_data")
     assert any("failed; tried again in 0 s" in r.getMessage() for r in caplog.records)
+
+
+def test_the_hourly_limit_keeps_the_oldest_of_submissions_found_at_once(served, tmp_path):
+    exchange = Exchange(tmp_path / "exchange", STAGES)
+    ada = exchange.student("ada", tmp_path / "home")
+    ids = [ada.submit_now(stage, notebook_with(f"ada-{n}")) for n, stage in enumerate(STAGES)]
+    service, _, grading = served(exchange=exchange, per_hour=2)
+    entries = wait_published(service, ids)
+    assert [entries[i].outcome for i in ids] == ["graded", "graded", "rate_limited"]
+    assert [m for _, m in grading.calls] == ["ada-0", "ada-1"]

@@ -229,6 +229,8 @@ class Service:
                         s.id, s.student, self.settings.per_hour, _clock(again))
             self._finish(s, RATE_LIMITED, again=again)
             return
+        with self._lock:
+            self.entries[s.id].fields["admitted"] = True  # in memory only: counts in the hourly limit
         replaced = self.queue.put(s)
         if replaced is not None:
             self._finish(replaced, REPLACED, by=s.id if replaced is not s else None)
@@ -244,12 +246,14 @@ class Service:
         return None
 
     def _counted_in_hour(self, s: Submission) -> list[float]:
-        """When the student's submissions of the last hour that are graded or waiting arrived."""
+        """When the student's submissions of the last hour that are graded or admitted to the queue arrived
+        (not those found in the same look and not decided yet)."""
         since = self.entries[s.id].seen - HOUR
         with self._lock:
             return [e.seen for e in self.entries.values()
                     if e.id != s.id and e.student == s.student and e.seen > since
-                    and e.fields.get("outcome") in (None, GRADED)]
+                    and (e.fields.get("outcome") == GRADED
+                         or (e.fields.get("outcome") is None and e.fields.get("admitted")))]
 
     # -- grading -----------------------------------------------------------------------------------------
 
