@@ -1,11 +1,14 @@
 """Command line of the instructor tooling: `python -m autograder COMMAND`."""
 import argparse
+import logging
 import sys
 
 from autograder.grading.batch import add_grade_parser
 from autograder.course import FIGURES, ROOT, STAGES, solution_notebook
 from autograder.release.execute import refresh_outputs
 from autograder.release.figures import FigureError, render
+from autograder.lms.export import add_export_parser
+from autograder.lms.sheet import ExportError
 from autograder.nbgrader_cli import NbgraderError
 from autograder.release.generate import CourseSourceError, drift, release, sync_sources
 from autograder.service.cli import add_serve_parsers
@@ -51,11 +54,13 @@ def main(argv=None) -> int:
     figures_parser = commands.add_parser("figures", help="render Grafiken/*.svg to the PNGs the notebooks embed")
     figures_parser.set_defaults(run=command_figures)
     add_grade_parser(commands)
+    add_export_parser(commands)
     add_serve_parsers(commands)
     args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")  # diagnostics on stderr
     try:
         return args.run(args)
-    except (CourseSourceError, FigureError, NbgraderError) as error:
+    except (CourseSourceError, FigureError, NbgraderError, ExportError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

@@ -114,6 +114,16 @@ SNEAKY_READ = ("reader = [open][0]\n"
                "secrets = reader('../../../gradebook.db', 'rb').read()")
 # What the kernel's folder holds while it runs (nbgrader's copy there has the hidden tests; it must be gone).
 LIST_OWN_FOLDER = "import os\nprint('FOLDER:', sorted(os.listdir('.')))"
+# Patches the comparison around every cell but the grader's checks, and undoes it after: switched off at the
+# first check, so the tests run unpatched (the static scan, whose findings are only notes, plays no part).
+CALLBACK_PATCH = """originals = (torch.equal, np.all)
+def patch(info):
+    if "_check__(" not in (info.raw_cell or ""):  # not in the grader's check cells
+        torch.equal = np.all = lambda *args, **kwargs: True
+def unpatch(result):
+    torch.equal, np.all = originals
+get_ipython().events.register("pre_run_cell", patch)
+get_ipython().events.register("post_run_cell", unpatch)"""
 KILL_GRADER = "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)"
 
 
@@ -161,6 +171,7 @@ def hostile_class() -> dict:
         "always_equal": with_cell(correct(), ALWAYS_EQUAL),
         "patched_comparisons": with_cell(wrong(), PATCHED_COMPARISONS),
         "sneaky_patch": with_cell(wrong(), SNEAKY_PATCH),
+        "callback_patch": with_cell(wrong(), CALLBACK_PATCH),
     }
 
 

@@ -9,6 +9,7 @@ import time
 import zipfile
 
 import nbformat
+import psutil
 import pytest
 
 import crafted
@@ -152,17 +153,13 @@ def test_without_warm_servers_grading_goes_on_cold_and_says_so(tmp_path, monkeyp
     assert ("kernels fresh (the server could not start: no room here)" in broken) == sandboxed
 
 
-def grader_processes() -> set[int]:
-    """pids of the grader's warm servers and of everything forked from them (they carry the servers' argv)."""
-    found = set()
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            argv = open(f"/proc/{pid}/cmdline", "rb").read()
-        except OSError:
-            continue
-        if b"warm-kernel server" in argv or b"autograder.isolation.warm_jobs" in argv:
-            found.add(int(pid))
-    return found
+def starts_a_kernel(process) -> bool:
+    """A kernel launcher (sandboxed: the sandbox's launcher; without the sandbox: ipykernel itself)."""
+    try:
+        command = " ".join(process.cmdline())
+    except psutil.Error:
+        return False
+    return "sandbox_kernel" in command or "ipykernel" in command
 
 
 def test_ctrl_c_keeps_the_tables_and_leaves_no_process_behind(tmp_path):
@@ -170,16 +167,22 @@ def test_ctrl_c_keeps_the_tables_and_leaves_no_process_behind(tmp_path):
     warm server outlives the grader."""
     students = {f"s{i}": crafted.with_cell(crafted.correct(), crafted.LOOP) for i in range(4)}
     submissions = crafted.write_class(tmp_path / "class", students)
-    before = grader_processes()
     # Ctrl-C as a terminal delivers it; a shell's background job would start the grader with SIGINT ignored.
     process = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(submissions), "--out",
-                                str(tmp_path / "out"), "--jobs", "2"], cwd=ROOT, stdout=subprocess.PIPE,
+                               str(tmp_path / "out"), "--jobs", "2"], cwd=ROOT, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(grader_processes() - before) < 4:  # servers and their forks
+    grader = psutil.Process(process.pid)
+    deadline = time.monotonic() + 180
+    spawned = []  # everything the grader started: servers, workers, sandboxes, kernels
+    while time.monotonic() < deadline and not any(map(starts_a_kernel, spawned)):
         time.sleep(0.2)
+        try:
+            spawned += [p for p in grader.children(recursive=True) if p not in spawned]
+        except psutil.Error:
+            break
     time.sleep(2)
+    spawned += [p for p in grader.children(recursive=True) if p not in spawned]
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=120)
     assert process.returncode == 130, output
@@ -188,4 +191,4 @@ def test_ctrl_c_keeps_the_tables_and_leaves_no_process_behind(tmp_path):
     assert sorted(r["student_id"] for r in rows) == sorted(students)
     assert any(r["detail"] == "grading was interrupted" for r in rows)
     time.sleep(1)
-    assert grader_processes() - before == set()
+    assert [p for p in spawned if p.is_running() and p.status() != psutil.STATUS_ZOMBIE] == []

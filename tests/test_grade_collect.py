@@ -1,6 +1,7 @@
 """Finding students and notebooks in folders, nbgrader's submitted/ layout, Moodle and Canvas zips."""
 import io
 import json
+import unicodedata
 import zipfile
 
 import nbformat
@@ -91,7 +92,34 @@ def test_canvas_zip_with_late_work_and_resubmission_suffix(tmp_path, ids):
     assert graded(collection) == {"4242": {"01_data": "lovelaceada_4242_99001_01_data.ipynb"},
                                   "5151": {"01_data": "oneilbob_late_5151_99002_01_data-1.ipynb",
                                            "02_embedding": "oneilbob_late_5151_99003_02_embedding (2).ipynb"}}
-    assert collection.students["5151"].name == "oneilbob (late)"
+    assert collection.students["5151"].name == "oneilbob"
+    assert collection.students["5151"].late == {"01_data", "02_embedding"}
+    assert collection.students["5151"].display_name == "oneilbob (late)"   # grades.csv's student_name
+    assert (collection.students["4242"].lms, collection.students["4242"].lms_id) == ("Canvas", "4242")
+
+
+def test_non_ascii_ids_stay_readable_and_stable(tmp_path, ids):
+    """A folder named `Müller, Anna (late)` keeps its letters in the id and its whole name as the name, the
+    same id whether the zip wrote `ü` precomposed or as u + a combining mark (macOS), with or without the
+    zip's UTF-8 flag."""
+    class WithoutUtf8Flag(zipfile.ZipInfo):   # what macOS's Archive Utility and many LMS downloads write
+        def _encodeFilenameFlags(self):
+            return self.filename.encode("utf-8"), self.flag_bits & ~0x800
+
+    precomposed = "Müller, Anna (late)/01_data.ipynb"
+    decomposed = unicodedata.normalize("NFD", precomposed)
+    for name, info in [(precomposed, zipfile.ZipInfo), (decomposed, zipfile.ZipInfo), (precomposed, WithoutUtf8Flag),
+                       ("Zoë Brontë_77_assignsubmission_file_/01_data.ipynb", WithoutUtf8Flag)]:
+        archive = tmp_path / "class.zip"
+        with zipfile.ZipFile(archive, "w") as handle:
+            handle.writestr(info(name), NOTEBOOK)
+        [student] = collect(archive, STAGES, ids).students.values()
+        if "Zoë" in name:
+            assert (student.student_id, student.name, student.lms) == ("77", "Zoë Brontë", "Moodle")
+        else:
+            assert (student.student_id, student.name, student.lms_id) == ("Müller_Anna_late", "Müller, Anna (late)",
+                                                                          "Müller, Anna (late)")
+            assert "student id 'Müller, Anna (late)' written as 'Müller_Anna_late'" in student.notes
 
 
 def test_a_students_own_zip_is_opened_and_a_renamed_notebook_is_recognised_by_content(tmp_path, ids):

@@ -211,3 +211,42 @@ def test_the_example_class_is_what_its_script_makes(tmp_path):
     assert names == sorted(p.relative_to(committed) for p in committed.rglob("*") if p.is_file())
     stale = [str(n) for n in names if (fresh / n).read_bytes() != (committed / n).read_bytes()]
     assert not stale, f"run `.venv/bin/python examples/make_submissions.py`: {stale}"
+
+
+def test_a_verdict_carries_notes_that_are_not_tampering():
+    ok = check_cell({"status": "error", "ename": "AutograderVerdict", "evalue": "n1 ok\nnoted: started the program ls"})
+    assert integrity.read_verdict(ok, "n1") == ("ok", "")
+    assert integrity.verdict_notes(ok) == ["started the program ls"]
+    bad = check_cell({"status": "error", "ename": "AutograderVerdict",
+                      "evalue": "n1 tampered: torch.equal was replaced\nnoted: a; b"})
+    assert integrity.read_verdict(bad, "n1") == ("tampered", "torch.equal was replaced")
+    assert integrity.verdict_notes(bad) == ["a", "b"]
+
+
+def test_what_the_static_scan_finds_is_a_note_not_a_flag():
+    from autograder.grading.outcome import analyse
+
+    notebook = crafted.with_cell(crafted.correct(), "import os\nprint(os.listdir('.'))")
+    normalised = normalise(notebook, release())
+    findings = scan_notebook(normalised.notebook.cells, normalised.student_cells())
+    assert any(f.reason.endswith("uses os.listdir") for f in findings)
+    graded = integrity.inject_checks(normalised.notebook, [])
+    for cell in graded.cells:  # as if every check had said ok
+        record = cell.metadata["autograder"]
+        if record.get("role") == "check":
+            record["reply"] = {"status": "error", "ename": "AutograderVerdict", "evalue": f"{record['nonce']} ok"}
+    analysis = analyse(graded, findings)
+    assert (analysis.status, analysis.flags, analysis.taint_from) == ("graded", [], None)
+    assert analysis.notes == [f.reason for f in findings] and analysis.notes
+    assert list(analysis.test_notes) == ["test_make_batch"]   # the first test after the noted cell
+
+
+def test_printed_hidden_test_markers_do_not_break_nbgrader_feedback():
+    from nbgrader.preprocessors import ClearHiddenTests
+
+    from autograder.grading.outcome import Analysis, feedback_notebook
+
+    notebook = crafted.with_cell(crafted.correct(), "print('### BEGIN HIDDEN TESTS')")
+    page = feedback_notebook(notebook, Analysis(), set(), [])
+    ClearHiddenTests().preprocess(page, {})   # raised "Hidden test region detected in a non-grade cell"
+    assert any("BEGIN\u00a0HIDDEN\u00a0TESTS" in c.source for c in page.cells)

@@ -40,16 +40,17 @@ EXPECTED = {
     "loop_ignoring_interrupt": ("timeout", 0, "ran longer than the limit of 10 s per cell"),
     "sys_exit": ("graded", 5, ""),
     "os_exit": ("kernel_died", 0, "the kernel died in cell"),
-    "segfault": ("flagged", 0, "SIGSEGV"),
+    "segfault": ("kernel_died", 0, "SIGSEGV"),
     "output_flood_big_file": ("graded", 5, "truncated"),
-    "leftover_child": ("flagged", 0, "os.setsid"),
+    "leftover_child": ("graded", 5, "note: cell 11 uses os.setsid"),   # its child is killed: no trace
     "ast_transformer": ("flagged", 0, "IPython AST transformers changed"),
     "input_transformer": ("flagged", 0, "check cell did not report"),
     "wrapped_run_cell": ("flagged", 0, "run_cell_async changed"),
-    "always_equal": ("flagged", 0, "overrides __eq__"),
+    "always_equal": ("flagged", 0, "compare equal to anything"),
     "patched_comparisons": ("flagged", 0, "torch.equal was replaced"),
     "sneaky_patch": ("flagged", 0, "torch.allclose was replaced"),
-    "lists_own_folder": ("flagged", 0, "os.listdir"),
+    "callback_patch": ("graded", 0, "switched off while the tests ran"),
+    "lists_own_folder": ("graded", 5, "note: cell 11 uses os.listdir"),   # its own folder: honest
 }
 
 

@@ -25,6 +25,7 @@ from autograder.grading.result import GradeResult, Status
 from autograder.grading.report import Progress, summary, write_tables
 from autograder.isolation.limits import Limits
 from autograder.isolation.processes import stop_all_workers
+from autograder.grading.roster import write_roster
 
 MARKER = ".autograder-output"
 INTERRUPTED = "grading was interrupted"
@@ -95,9 +96,9 @@ def prepare_output(out: Path, submissions: Path) -> None:
     if out.exists() and any(out.iterdir()) and not (out / MARKER).exists():
         raise GradeArgumentError(f"--out {out} already holds other files; give a new or empty folder")
     out.mkdir(parents=True, exist_ok=True)
-    for folder in (out / "feedback", out / "logs", course_folder(out)):
+    for folder in (out / "feedback", out / "logs", out / "export", course_folder(out)):
         shutil.rmtree(folder, ignore_errors=True)
-    for name in ("grades.csv", "tests.csv", "collected.csv", "summary.txt"):
+    for name in ("grades.csv", "tests.csv", "collected.csv", "students.csv", "summary.txt"):
         (out / name).unlink(missing_ok=True)
     (out / MARKER).write_text("Written by `python -m autograder grade`; the next run replaces it.\n", encoding="utf-8")
 
@@ -216,6 +217,7 @@ def grade_class(submissions: Path, out: Path = DEFAULT_OUT, jobs: int | None = N
     prepare_output(out, submissions)
     out = out.resolve()
     grader = Grader(stages, sandbox=sandbox, warm=warm)
+    tasks = make_tasks(collection, stages)
     try:
         grader.start()  # from this thread: the servers die with the thread that started them
         print(grader.sandbox_line, file=stream, flush=True)
@@ -223,17 +225,24 @@ def grade_class(submissions: Path, out: Path = DEFAULT_OUT, jobs: int | None = N
         print(f"Found {count} student{'s' if count != 1 else ''} in {submissions} ({collection.layout}); "
               f"grading {', '.join(stages)} with {workers} worker(s).", file=stream, flush=True)
         print(grader.warm_line, file=stream, flush=True)
-        tasks = make_tasks(collection, stages)
         rows = _execute(tasks, workers, limits, grader, out, Progress(len(tasks), stream))
         from autograder.grading.workspace import Workspace
 
         write_course(out, Workspace(grader.template), rows)
+    except KeyboardInterrupt:  # Ctrl-C before grading began (while the grader started): every row says so
+        print("\nInterrupted before grading began.", file=stream)
+        rows = [ClassResult(t.student_id, GradeResult(t.stage, Status.ERROR, 0.0, 0.0, notes=[INTERRUPTED]))
+                for t in tasks]
     finally:
         grader.close()
         stop_run_processes(grader.run_marker)
-    names = {s.student_id: s.name for s in collection.students.values()}
+    names = {s.student_id: s.display_name for s in collection.students.values()}
     write_tables(out, rows, names, collection.inventory)
-    settings = [grader.sandbox_line, grader.warm_line,
+    write_roster(out, collection.students.values())
+    uncontained = [] if grader.sandbox else [
+        "Without the sandbox, students' file access, shell commands and programs could not be contained: "
+        "they ran as you and are listed as notes (no points taken); read them before trusting the grades."]
+    settings = [grader.sandbox_line, *uncontained, grader.warm_line,
                 f"Limits: {limits.cell_timeout} s per cell, {limits.notebook_timeout} s per notebook, "
                 f"{limits.memory} MB memory, {limits.output} MB output, {limits.file_size} MB per file; "
                 f"{workers} worker(s)",

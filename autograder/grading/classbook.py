@@ -16,6 +16,7 @@ import shutil
 import warnings
 from pathlib import Path
 
+from autograder.grading.result import Status
 from autograder.grading.workspace import Workspace
 
 
@@ -54,7 +55,7 @@ def record_result(gradebook, student_id: str, result, **submission) -> None:
     gradebook.update_or_create_student(student_id)
     gradebook.update_or_create_submission(result.stage, student_id, **submission)
     notebook = gradebook.find_submission_notebook(result.stage, result.stage, student_id)
-    notebook.flagged = result.status == "flagged"
+    notebook.flagged = result.status == Status.FLAGGED
     grades = {grade.cell.name: grade for grade in notebook.grades}
     comments = {comment.cell.name: comment for comment in notebook.comments}
     for gid, values in result.cells.items():

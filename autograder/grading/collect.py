@@ -21,6 +21,7 @@ silently. The input is only read, never extracted in place; zip member names are
 import io
 import json
 import re
+import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -29,7 +30,7 @@ JUNK = re.compile(r"(^|/)(__MACOSX|\.DS_Store|Thumbs\.db|desktop\.ini|\._[^/]*)(
 MOODLE = re.compile(r"^(?P<name>.+?)_(?P<id>\d+)_assign(submission|feedback)_(?P<plugin>[a-z]+)_(?P<rest>.*)$")
 CANVAS = re.compile(r"^(?P<name>[^_/]+?)(?P<late>_late)?_(?P<id>\d+)_(?P<submission>\d+)_(?P<rest>.+)$", re.I)
 COPY_SUFFIX = re.compile(r"(-copy\d*| copy\d*| \(\d+\)|-\d+|_\d+)$", re.I)
-SAFE_ID = re.compile(r"[^A-Za-z0-9_.@+-]+")
+SAFE_ID = re.compile(r"[^\w.@+-]+")          # \w: letters of every script (Müller stays Müller)
 MAX_MEMBER_BYTES = 50 * 1024 * 1024       # a notebook larger than this is reported, not read
 MAX_INNER_ZIP_BYTES = 200 * 1024 * 1024
 
@@ -57,6 +58,7 @@ class Notebook:
     stage: str
     entry: Entry
     how: str                     # "by name" or "by content"
+    late: bool = False           # the LMS marked this file late (Canvas's `_late_` in the name)
 
 
 @dataclass
@@ -65,6 +67,14 @@ class Student:
     name: str = ""
     notebooks: dict[str, Notebook] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    lms: str = "folders"          # where the id comes from: "Moodle", "Canvas" or "folders"
+    lms_id: str = ""              # the id as found: Moodle participant number, Canvas user id, folder name
+    late: set[str] = field(default_factory=set)   # stages whose graded file the LMS marked late (Canvas)
+
+    @property
+    def display_name(self) -> str:
+        """The name for the tables: the name, and "(late)" when the LMS marked a graded file late."""
+        return self.name + (" (late)" if self.late else "")
 
 
 @dataclass
@@ -91,7 +101,7 @@ def _zip_entries(archive: zipfile.ZipFile, prefix: str = "") -> tuple[list[Entry
     entries, folders = [], []
     for info in archive.infolist():
         # a member name is only a label: no absolute paths, no '..'
-        name = "/".join(part for part in info.filename.replace("\\", "/").split("/") if part not in ("", ".", ".."))
+        name = "/".join(part for part in _member_name(info).replace("\\", "/").split("/") if part not in ("", ".", ".."))
         if not name:
             continue
         if info.is_dir():
@@ -99,6 +109,18 @@ def _zip_entries(archive: zipfile.ZipFile, prefix: str = "") -> tuple[list[Entry
         else:
             entries.append(Entry(prefix + name, info.file_size, lambda info=info: archive.read(info)))
     return entries, folders
+
+
+def _member_name(info: zipfile.ZipInfo) -> str:
+    """The member's name as its author wrote it, in NFC. Python reads a name without the zip's UTF-8 flag as
+    cp437, but many tools (macOS, LMS downloads) write UTF-8 without setting it: `Müller` arrived as `M├╝ller`."""
+    name = info.filename
+    if not info.flag_bits & 0x800:
+        try:
+            name = name.encode("cp437").decode("utf-8")
+        except UnicodeError:  # really cp437 (or something else): keep what Python read
+            pass
+    return unicodedata.normalize("NFC", name)
 
 
 def open_input(submissions: Path) -> tuple[list[Entry], list[str], str]:
@@ -139,8 +161,10 @@ def _expand_inner_zips(entries: list[Entry]) -> tuple[list[Entry], list[tuple[st
 # -- students ---------------------------------------------------------------------------------------
 
 def safe_id(text: str) -> str:
-    """A student id usable as a folder name: unsafe characters become '_'."""
-    cleaned = SAFE_ID.sub("_", text).strip("._") or "student"
+    """A student id usable as a folder name: letters (of any script, in NFC), digits and `_.@+-` are kept, every
+    other run of characters becomes one '_' (`Müller, Anna (late)` -> `Müller_Anna_late`). The same text gives
+    the same id on every machine and run (NFC: a zip made on a Mac writes `ü` as `u` + a combining mark)."""
+    cleaned = SAFE_ID.sub("_", unicodedata.normalize("NFC", text)).strip("._") or "student"
     return cleaned[:80]
 
 
@@ -162,20 +186,19 @@ def _strip_wrappers(paths: list[str], stages: list[str]) -> str:
         prefix += top + "/"
 
 
-def _owner(parts: tuple[str, ...]) -> tuple[str, str, str, str] | None:
-    """(student_id, name, file path inside the student's files, layout) for a file, or None."""
+def _owner(parts: tuple[str, ...]) -> tuple[str, str, str, str, bool] | None:
+    """(student_id, name, file path inside the student's files, layout, marked late) for a file, or None."""
     first = parts[0]
     moodle = MOODLE.match(first)
     if moodle:
         inner = "/".join(parts[1:]) if len(parts) > 1 else moodle["rest"]
-        return moodle["id"], moodle["name"], inner, "Moodle"
+        return moodle["id"], moodle["name"], inner, "Moodle", False
     if len(parts) == 1:
         canvas = CANVAS.match(first)
         if canvas:
-            note = "late" if canvas["late"] else ""
-            return canvas["id"], canvas["name"] + (" (late)" if note else ""), canvas["rest"], "Canvas"
+            return canvas["id"], canvas["name"], canvas["rest"], "Canvas", bool(canvas["late"])
         return None
-    return first, "", "/".join(parts[1:]), "folders"
+    return first, "", "/".join(parts[1:]), "folders", False
 
 
 def _stage_by_name(path: str, stages: list[str]) -> tuple[str | None, int]:
@@ -222,7 +245,7 @@ def collect(submissions: Path, stages: list[str], stage_ids: dict[str, set[str]]
     keys: dict[str, str] = {}   # the id as found -> the id used (safe, unique)
     layouts = set()
 
-    def student(student_id: str, name: str) -> Student:
+    def student(student_id: str, name: str, layout: str = "folders") -> Student:
         if student_id not in keys:
             key = base = safe_id(student_id)
             number = 1
@@ -230,7 +253,9 @@ def collect(submissions: Path, stages: list[str], stage_ids: dict[str, set[str]]
                 number += 1
                 key = f"{base}-{number}"
             keys[student_id] = key
-            students[key] = Student(key, name)
+            # a folder name that could not be the id as it is stays readable as the student's name
+            shown = name or (student_id if key != student_id else "")
+            students[key] = Student(key, shown, lms=layout, lms_id=student_id)
             if key != student_id:
                 students[key].notes.append(f"student id {student_id!r} written as {key!r}")
         return students[keys[student_id]]
@@ -242,7 +267,7 @@ def collect(submissions: Path, stages: list[str], stage_ids: dict[str, set[str]]
                 if len(parts) == 1 and not JUNK.search(folder) and not MOODLE.match(parts[0]):
                     student(parts[0], "")
     candidates: dict[tuple[str, str], list[tuple[int, Notebook]]] = {}
-    unmatched: list[tuple[Student, Entry, str]] = []
+    unmatched: list[tuple[Student, Entry, str, bool]] = []
     for path, problem in problems:
         inventory.append(("", path, problem))
     for entry in entries:
@@ -253,9 +278,9 @@ def collect(submissions: Path, stages: list[str], stage_ids: dict[str, set[str]]
         if owner is None:
             inventory.append(("", entry.path, "ignored: not inside a student's folder"))
             continue
-        student_id, name, inner, layout = owner
+        student_id, name, inner, layout, late = owner
         layouts.add(layout)
-        who = student(student_id, name)
+        who = student(student_id, name, layout)
         if not inner.lower().endswith(".ipynb"):
             inventory.append((who.student_id, entry.path, "ignored: not a notebook"))
             continue
@@ -264,19 +289,21 @@ def collect(submissions: Path, stages: list[str], stage_ids: dict[str, set[str]]
             continue
         stage, rank = _stage_by_name(inner, stages)
         if stage is None:
-            unmatched.append((who, entry, inner))
+            unmatched.append((who, entry, inner, late))
             continue
-        candidates.setdefault((who.student_id, stage), []).append((rank, Notebook(stage, entry, "by name")))
-    for who, entry, inner in unmatched:
+        candidates.setdefault((who.student_id, stage), []).append((rank, Notebook(stage, entry, "by name", late)))
+    for who, entry, inner, late in unmatched:
         stage = _stage_by_content(entry, stage_ids)
         if stage is None:
             inventory.append((who.student_id, entry.path, "ignored: a notebook of no stage of this course"))
             continue
-        candidates.setdefault((who.student_id, stage), []).append((5, Notebook(stage, entry, "by content")))
+        candidates.setdefault((who.student_id, stage), []).append((5, Notebook(stage, entry, "by content", late)))
     for (student_id, stage), options in sorted(candidates.items()):
         options.sort(key=lambda option: (option[0], option[1].entry.path))
         chosen = options[0][1]
         students[student_id].notebooks[stage] = chosen
+        if chosen.late:
+            students[student_id].late.add(stage)
         inventory.append((student_id, chosen.entry.path, f"graded as {stage} (matched {chosen.how})"))
         for _, other in options[1:]:
             inventory.append((student_id, other.entry.path, f"ignored: another file for {stage}"))

@@ -1,35 +1,36 @@
 """Tamper detection: a submission must not make tests pass without being right.
 
-Two complementary layers; each finding names the reason, marks the notebook `flagged` for review, and takes
-away the credit of every graded test that ran after the tampering could have taken effect.
+Points are taken only on evidence that grading itself was changed; everything else is a note for the
+instructor (grades.csv detail, tests.csv, the summary) and never a lost point. Two layers:
 
-1. A static scan of the student's own cells (every code cell that nbgrader does not restore from the
-   gradebook), after IPython's own syntax translation (`!cmd`, `%magic`). It reports code that changes a
-   library or builtin (`torch.allclose = ...`, `setattr(np, ...)`), defines comparison or truth dunders
-   (`__eq__` ...) or subclasses torch.Tensor / numpy.ndarray, touches IPython's machinery (`get_ipython`,
-   transformers, `run_cell`, `In`/`_ih` history), reads files or runs programs (`open` for reading, `os`,
-   `subprocess`, `pathlib` reads, `glob`, `sqlite3`), inspects the interpreter (`ctypes`, `gc`, `inspect`,
-   `sys._getframe`, `__code__`, `__globals__`...) or hides code (`exec`, `eval`, `__import__`). Harmless
-   magics (`%matplotlib`, `%time`, `%timeit`, `?`) are allowed. Tests after the first such cell lose credit.
-
-2. Checks that run in the kernel (autograder/grading/integrity_kernel.py): a baseline cell before all student code,
+1. Checks that run in the kernel (autograder/grading/integrity_kernel.py): a baseline cell before all student code,
    and a check cell before and after every graded test cell. They compare IPython's machinery, sys hooks,
-   builtins and the torch/numpy/math functions with the baseline, look for notebook-defined classes that
-   override comparisons among the notebook's variables, and read an audit hook's record of file access to
-   the grading folders, programs started and sockets. Each check always raises AutograderVerdict with its
-   own random nonce, saying "ok" or "tampered: reasons"; GuardedExecute records the kernel's execute reply
-   of these cells in the notebook's metadata (outside the kernel's reach). A check that reports tampering,
-   or whose verdict is missing or wrong (errors swallowed, asserts stripped, cells skipped or rewritten),
-   takes the credit of the test it follows (an after-check) or precedes (a before-check), and of every
-   later test. Tests that ran before keep their points.
+   builtins and the torch/numpy/math functions with the baseline (caches the standard library writes, such
+   as copyreg's `__slotnames__` when a model is pickled, are data, not replaced functions), probe objects of
+   notebook-defined classes that override comparisons (does it equal an unrelated object, NaN, a tensor of
+   NaN?), and read an audit hook's record of file access, programs started and sockets. Each check always
+   raises AutograderVerdict with its own random nonce, saying "ok" or "tampered: reasons", plus "noted:
+   ..." for what is worth a look but changes no test (a shell command, a folder listed; in the sandbox also
+   any try to open the grading files, which it cannot reach). GuardedExecute records the kernel's execute
+   reply of these cells in the notebook's metadata (outside the kernel's reach). A check that reports
+   tampering, or whose verdict is missing or wrong (errors swallowed, asserts stripped, cells skipped or
+   rewritten), takes the credit of the test it follows (an after-check) or precedes (a before-check), and
+   of every later test; the notebook is `flagged`. Tests that ran before keep their points.
+
+2. A static scan of the student's own cells (every code cell that nbgrader does not restore from the
+   gradebook), after IPython's own syntax translation (`!cmd`, `%magic`). It reports code that could bend
+   grading (assignments to library objects, comparison dunders, IPython's machinery, reading files,
+   programs, introspection, `exec`...). Its findings are only notes: a blocklist flags honest habits
+   (`import os`, `%load_ext`, `torch.load` of the student's own file) and misses what it does not list,
+   so what costs points is the effect the kernel checks see.
 
 The instructor reviews flagged notebooks: the zeros are manual scores in the class gradebook
 (autograder/grading/classbook.py), so Formgrader can give the points back after a look.
 
-What this does not stop: code that knows this design and forges verdicts from inside the kernel (it must
-first get past the static scan, which reports every tool needed for that), and reading files when the
-sandbox is off (the kernel's audit hook reports reads of the grading folders, the scan reports `open`).
-The sandbox (autograder/isolation/sandbox.py) removes the hidden tests and the gradebook from the kernel's view.
+What this does not stop: code that knows this design and forges verdicts from inside the kernel, and
+reading files when the sandbox is off before the audit hook sees it (the hook reports opening the
+grading folders; opening them is evidence only where they exist, i.e. without the sandbox). The sandbox
+(autograder/isolation/sandbox.py) removes the hidden tests and the gradebook from the kernel's view.
 """
 import ast
 import copy
@@ -38,11 +39,14 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+from autograder.grading.cells import grade_id, is_test
+from autograder.grading.guarded_execute import META  # cell metadata key of all the grader adds or records
+
 KERNEL_CODE = Path(__file__).with_name("integrity_kernel.py")
-META = "autograder"          # cell metadata key of everything the grader adds or records
 VERDICT = "AutograderVerdict"
 
-ALLOWED_MAGICS = {"matplotlib", "time", "timeit", "pinfo", "pinfo2", "psearch", "precision", "pprint"}
+ALLOWED_MAGICS = {"matplotlib", "time", "timeit", "pinfo", "pinfo2", "psearch", "precision", "pprint", "who",
+                  "whos", "who_ls", "lsmagic", "autosave", "pwd", "magic", "quickref"}
 SUSPICIOUS_MODULES = {"ctypes", "gc", "inspect", "subprocess", "sqlite3", "socket", "importlib", "pty", "shutil",
                       "glob", "pathlib", "builtins", "IPython", "ipykernel", "nbformat", "nbgrader", "nbclient",
                       "jupyter_client", "unittest", "dis", "code", "codeop", "traceback", "marshal", "pickle",
@@ -80,7 +84,8 @@ HISTORY_NAME = re.compile(r"^_i+\d*$|^_\d+$")
 
 @dataclass(frozen=True)
 class Finding:
-    """One reason to flag a notebook. cell: index in the notebook that was graded (None: the whole run)."""
+    """One thing the static scan found (a note). cell: index in the notebook that was graded (None: the
+    whole run)."""
     reason: str
     cell: int | None = None
 
@@ -300,18 +305,21 @@ def new_nonce() -> str:
     return "ag" + secrets.token_hex(8)
 
 
-def baseline_source(protected: list[str], nonce: str) -> str:
-    """The first cell: record the baseline, install the audit hook, then raise the first verdict."""
-    settings = {"protected": [str(p) for p in protected]}
+def baseline_source(protected: list[str], nonce: str, sandbox: bool = False) -> str:
+    """The first cell: record the baseline, install the audit hook, then raise the first verdict. The check
+    is also a builtin, so that a student's `%reset -f` (which empties the namespace) does not remove it."""
+    settings = {"protected": [str(p) for p in protected], "sandbox": bool(sandbox)}
     return (KERNEL_CODE.read_text(encoding="utf-8")
-            + f"\n__autograder_check__ = install({settings!r})\ndel install\n__autograder_check__({nonce!r})\n")
+            + f"\n__autograder_check__ = install({settings!r})\ndel install\n"
+            + "__import__('builtins').__autograder_check__ = __autograder_check__\n"
+            + f"__autograder_check__({nonce!r})\n")
 
 
 def check_source(nonce: str) -> str:
     return f"__autograder_check__({nonce!r})\n"
 
 
-def inject_checks(notebook, protected: list[str]):
+def inject_checks(notebook, protected: list[str], sandbox: bool = False):
     """A copy of `notebook` with the baseline cell first and a check cell before and after every test.
     Every original cell gets metadata autograder.position (its index in `notebook`)."""
     from nbformat import v4
@@ -319,19 +327,17 @@ def inject_checks(notebook, protected: list[str]):
     result = copy.deepcopy(notebook)
     cells = []
     nonce = new_nonce()
-    first = v4.new_code_cell(baseline_source(protected, nonce))
+    first = v4.new_code_cell(baseline_source(protected, nonce, sandbox))
     first.metadata[META] = {"role": "check", "nonce": nonce, "check": "baseline"}
     cells.append(first)
     for position, cell in enumerate(result.cells):
         cell.metadata[META] = {"position": position}
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        test = cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade") \
-            and not cell.metadata.get("nbgrader", {}).get("solution")
+        test = is_test(cell)
         if test:
-            cells.append(_check_cell("before", gid))
+            cells.append(_check_cell("before", grade_id(cell)))
         cells.append(cell)
         if test:
-            cells.append(_check_cell("after", gid))
+            cells.append(_check_cell("after", grade_id(cell)))
     result.cells = cells
     return result
 
@@ -355,9 +361,17 @@ def read_verdict(cell, nonce: str) -> tuple[str, str]:
         return "missing", "the grader's check cell was not executed normally"
     if reply.get("status") != "error" or reply.get("ename") != VERDICT:
         return "missing", "the grader's check cell did not report (its errors were hidden or its code was changed)"
-    value = reply.get("evalue", "")
+    value = reply.get("evalue", "").split("\nnoted: ")[0]
     if value == f"{nonce} ok":
         return "ok", ""
     if value.startswith(f"{nonce} tampered: "):
         return "tampered", value[len(nonce) + len(" tampered: "):]
     return "missing", "the grader's check cell reported a forged verdict"
+
+
+def verdict_notes(cell) -> list[str]:
+    """What a check cell noted without calling it tampering (programs started, folders listed...)."""
+    reply = cell.get("metadata", {}).get(META, {}).get("reply") or {}
+    if reply.get("ename") != VERDICT or "\nnoted: " not in (reply.get("evalue") or ""):
+        return []
+    return [note for note in reply["evalue"].split("\nnoted: ", 1)[1].split("; ") if note]

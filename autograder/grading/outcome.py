@@ -3,18 +3,21 @@
 After `nbgrader autograde`, the autograded notebook carries what GuardedExecute recorded in the cells'
 metadata (`autograder.event`: timeout, kernel_died, not_run, output_truncated; `autograder.reply` of the
 grader's check cells). `analyse` turns that and the static findings into a status and the point from which
-tests get no credit (autograder/grading/integrity.py explains the rule); `score_tests` writes those zeros into the
+tests get no credit (autograder/grading/integrity.py explains the rule), and collects the notes (what the static
+scan found, what the kernel's checks noted: never a lost point); `score_tests` writes those zeros into the
 gradebook as manual scores and lists every test; `feedback_notebook` makes the version the student sees.
 """
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.grading import integrity
-from autograder.grading.cells import grade_id, is_test, is_written_answer, points
+from autograder.grading.cells import grade_id, is_grade, is_test, is_written_answer, points
 from autograder.grading.result import Status, TestResult
 from autograder.grading.integrity import META
 
 HIDDEN_MARK = "### BEGIN HIDDEN TESTS"
+# nbgrader's markers of hidden tests: in a student's own cell, nbgrader's feedback would refuse the notebook
+NBGRADER_MARKERS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 
 
 @dataclass
@@ -50,6 +53,8 @@ class Analysis:
     status: Status = Status.GRADED
     taint_from: int | None = None                       # tests at this cell index or later get no credit
     not_run: set = field(default_factory=set)           # grade_ids of tests that did not run
+    notes: list[str] = field(default_factory=list)      # worth a look, cost nothing
+    test_notes: dict = field(default_factory=dict)      # grade_id -> notes about code that ran before it
 
 
 def _label(cell, number: int) -> str:
@@ -60,13 +65,17 @@ def _label(cell, number: int) -> str:
 def analyse(notebook, findings: list) -> Analysis:
     """Read the events and verdicts GuardedExecute recorded, combine them with the static findings."""
     result = Analysis()
-    by_position = {}
     number = 0
+    pending = []      # notes so far, for the tests that follow
+    positions = {f.cell for f in findings}
     for index, cell in enumerate(notebook.cells):
+        position = cell.metadata.get(META, {}).get("position")
+        if position in positions:
+            pending += [f"cell {position + 1}: " + f.reason.split(" ", 2)[2] for f in findings
+                        if f.cell == position]
         record = cell.metadata.get(META, {})
         if record.get("role") != "check":
             number += 1
-            by_position[record.get("position")] = index
         event = record.get("event")
         label = "a check cell of the grader" if record.get("role") == "check" else _label(cell, number)
         if event == "kernel_died":
@@ -82,6 +91,13 @@ def analyse(notebook, findings: list) -> Analysis:
             if gid:
                 result.not_run.add(gid)
         if record.get("role") == "check":
+            for note in integrity.verdict_notes(cell):
+                if note not in result.notes:
+                    result.notes.append(note)
+                    pending.append(note)
+            if record.get("check") == "before" and record.get("test") and pending:
+                result.test_notes[record["test"]] = pending
+                pending = []
             state, detail = integrity.read_verdict(cell, record.get("nonce", ""))
             if state in ("tampered", "missing"):
                 if detail not in result.flags:
@@ -89,12 +105,8 @@ def analyse(notebook, findings: list) -> Analysis:
                 # the test just before an after-check ran with the tampering in place
                 if result.taint_from is None:
                     result.taint_from = index - 1
-    for finding in findings:
-        index = by_position.get(finding.cell)
-        if finding.reason not in result.flags:
-            result.flags.append(finding.reason)
-        if index is not None and (result.taint_from is None or index + 1 < result.taint_from):
-            result.taint_from = index + 1  # the tests after this cell
+    # the static scan's findings are notes: a blocklist flags honest habits; the kernel sees the effects
+    result.notes = [f.reason for f in findings] + result.notes
     if result.flags:
         result.status = Status.FLAGGED
     return result
@@ -112,11 +124,12 @@ def tainted_tests(notebook, analysis: Analysis) -> set[str]:
 
 
 def score_tests(workspace, stage: str, student: str, info: StageInfo, tainted: set[str],
-                not_run: set[str]) -> list[TestResult]:
+                not_run: set[str], test_notes: dict | None = None) -> list[TestResult]:
     """Per-test results from the gradebook; tainted tests that passed get a manual score of 0 there."""
     from nbgrader.api import Gradebook
 
     results = []
+    test_notes = test_notes or {}
     with Gradebook(workspace.db_url) as gradebook:
         grades = {g.cell.name: g for g in gradebook.find_submission_notebook(stage, stage, student).grades}
         for gid, points, hidden in info.tests:
@@ -130,7 +143,8 @@ def score_tests(workspace, stage: str, student: str, info: StageInfo, tainted: s
                 outcome = "not run"
             else:
                 outcome = "passed" if auto >= points else "failed"
-            results.append(TestResult(gid, "hidden test" if hidden else "test", auto, points, outcome))
+            results.append(TestResult(gid, "hidden test" if hidden else "test", auto, points, outcome,
+                                      "; ".join(test_notes.get(gid, []))))
         for gid, points in info.answers:
             grade = grades.get(gid)
             blank = grade is not None and grade.auto_score == 0
@@ -164,6 +178,8 @@ def feedback_notebook(notebook, analysis: Analysis, tainted: set[str], notes: li
         if record.get("role") == "check":
             continue
         gid = grade_id(cell)
+        if not is_grade(cell):
+            cell.source = _disarm_markers(cell.source)
         if cell.cell_type == "code" and HIDDEN_MARK in cell.source:
             outputs = []
             for output in cell.outputs:
@@ -186,3 +202,11 @@ def feedback_notebook(notebook, analysis: Analysis, tainted: set[str], notes: li
         cells.insert(0, v4.new_markdown_cell(title + "\n\n" + "\n".join(lines)))
     notebook.cells = cells
     return notebook
+
+
+def _disarm_markers(source: str) -> str:
+    """A student's own cell that prints nbgrader's hidden-test markers: the same text with a no-break space,
+    so that nbgrader's feedback does not take it for a misplaced hidden test and refuse the notebook."""
+    for marker in NBGRADER_MARKERS:
+        source = source.replace(marker, marker.replace(" ", "\u00a0"))
+    return source

@@ -4,7 +4,8 @@ Files in the output folder (all sorted by student and notebook, without times or
 runs on the same input give the same bytes):
 
   grades.csv     student_id, notebook, score, max_score, status, detail, student_name
-  tests.csv      student_id, notebook, test, kind, points, max_points, result
+  tests.csv      student_id, notebook, test, kind, points, max_points, result, note
+                 (note: unusual code that ran before the test, e.g. a shell command; it cost nothing)
   collected.csv  student_id, file, what   (every file found in the input and what was done with it)
   summary.txt    the summary printed on the terminal, with the run's settings and timings
   feedback/<student_id>/<notebook>.html
@@ -15,9 +16,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from autograder.grading.result import Status
+
 GRADE_COLUMNS = ["student_id", "notebook", "score", "max_score", "status", "detail", "student_name"]
-TEST_COLUMNS = ["student_id", "notebook", "test", "kind", "points", "max_points", "result"]
-ATTENTION = ("flagged", "timeout", "kernel_died", "unreadable", "error")
+TEST_COLUMNS = ["student_id", "notebook", "test", "kind", "points", "max_points", "result", "note"]
+ATTENTION = tuple(s for s in Status if s.needs_attention)
 
 
 def _number(value) -> str:
@@ -41,7 +44,7 @@ def write_tables(out: Path, results: list, names: dict[str, str], inventory: lis
            [[r.student_id, r.notebook, _number(r.score), _number(r.max_score), r.status, r.detail,
              names.get(r.student_id, "")] for r in ordered])
     _write(out / "tests.csv", TEST_COLUMNS,
-           [[r.student_id, r.notebook, t.name, t.kind, _number(t.points), _number(t.max_points), t.result]
+           [[r.student_id, r.notebook, t.name, t.kind, _number(t.points), _number(t.max_points), t.result, t.note]
             for r in ordered for t in r.tests])
     _write(out / "collected.csv", ["student_id", "file", "what"], [list(row) for row in inventory])
 
@@ -61,8 +64,8 @@ def summary(results: list, stages: list[str], settings: list[str], seconds: floa
             result = by_key.get((student, stage))
             if result is None:
                 cell = "-"
-            elif result.status in ("graded", "flagged", "timeout", "kernel_died"):
-                cell = f"{_number(result.score)}/{_number(result.max_score)}" + ("!" if result.status != "graded" else "")
+            elif Status(result.status).scored:
+                cell = f"{_number(result.score)}/{_number(result.max_score)}" + ("!" if result.status != Status.GRADED else "")
             else:
                 cell = result.status
             total += result.score if result else 0
@@ -71,14 +74,20 @@ def summary(results: list, stages: list[str], settings: list[str], seconds: floa
         lines.append(row + f"{_number(total)}/{_number(maximum)}".rjust(12))
     counts = Counter(r.status for r in ordered)
     lines += ["", "Status: " + ", ".join(f"{counts[s]} {s}" for s in
-                                         ("graded", "flagged", "timeout", "kernel_died", "unreadable", "missing",
-                                          "error") if counts[s])]
+                                         Status if counts[s])]
     attention = [r for r in ordered if r.status in ATTENTION]
     if attention:
         lines += ["", "Needs attention (! in the table):"]
         for result in attention:
             lines.append(f"  {result.student_id} {result.notebook}: {result.status}"
                          + (f" - {result.detail}" if result.detail else ""))
+    noted = [r for r in ordered if r.status not in ATTENTION and _notes(r.detail)]
+    if noted:
+        lines += ["", "Notes (no points taken: the grader saw unusual code that did not change how tests ran):"]
+        for result in noted:
+            found = _notes(result.detail)
+            more = f" (+{len(found) - 3} more)" if len(found) > 3 else ""
+            lines.append(f"  {result.student_id} {result.notebook}: " + "; ".join(found[:3]) + more)
     graded = [r.seconds for r in ordered if r.seconds and r.status not in ("missing", "unreadable")]
     time_line = f"Time: {seconds:.0f} s for {len(ordered)} notebooks"
     if graded:  # throughput (wall clock per notebook) and latency (one notebook from start to result) differ
@@ -87,6 +96,10 @@ def summary(results: list, stages: list[str], settings: list[str], seconds: floa
     lines += ["", *settings, time_line,
               f"Results: {out / 'grades.csv'}, {out / 'tests.csv'}, feedback pages in {out / 'feedback'}"]
     return "\n".join(lines) + "\n"
+
+
+def _notes(detail: str) -> list[str]:
+    return [part[len("note: "):] for part in detail.split("; ") if part.startswith("note: ")]
 
 
 class Progress:

@@ -36,6 +36,7 @@ class TestResult:
     points: float | None  # None: graded by hand
     max_points: float
     result: str  # passed, failed, not run, no credit (tampering), graded by hand, no answer
+    note: str = ""  # notes about code that ran before this test (it cost nothing)
 
 
 @dataclass

@@ -23,8 +23,8 @@ from time import monotonic
 from autograder.course import ROOT
 from autograder.grading import integrity
 from autograder.grading.feedback import simple_page
-from autograder.grading.outcome import (StageInfo, analyse, feedback_notebook, gradebook_cells, score_tests,
-                                        tainted_tests)
+from autograder.grading.outcome import StageInfo, gradebook_cells, score_tests
+from autograder.grading.preprocessors import KEY, InjectIntegrityChecks, RecordTampering, StudentFeedback
 from autograder.grading.result import GradeResult, Status, TestResult
 from autograder.isolation.limits import Limits
 
@@ -87,7 +87,7 @@ def grade(job: Job, folder: Path, timings: dict) -> GradeResult:
     findings = integrity.scan_notebook(normalised.notebook.cells, normalised.student_cells())
     workspace = Workspace.from_template(template, folder / "course")
     protected = [str(workspace.root), str(ROOT), str(template.root.parent)]
-    graded = integrity.inject_checks(normalised.notebook, protected)
+    graded, _ = InjectIntegrityChecks(protected=protected, sandbox=job.sandbox).preprocess(normalised.notebook, {})
     submitted = workspace.submitted_notebook(STUDENT, job.stage)
     submitted.parent.mkdir(parents=True)
     nbformat.write(graded, submitted)
@@ -103,10 +103,10 @@ def grade(job: Job, folder: Path, timings: dict) -> GradeResult:
     if not outcome["success"] or not autograded_file.exists():
         raise RuntimeError(nbgrader_failure(outcome))
     autograded = nbformat.read(autograded_file, as_version=4)
-    analysis = analyse(autograded, findings)
-    tainted = tainted_tests(autograded, analysis)
-    tests = score_tests(workspace, job.stage, STUDENT, info, tainted, analysis.not_run)
-    nbformat.write(feedback_notebook(autograded, analysis, tainted, notes), autograded_file)
+    autograded, resources = RecordTampering().preprocess(autograded, {KEY: {"findings": findings, "notes": notes}})
+    analysis, tainted = resources[KEY]["analysis"], resources[KEY]["tainted"]
+    tests = score_tests(workspace, job.stage, STUDENT, info, tainted, analysis.not_run, analysis.test_notes)
+    nbformat.write(StudentFeedback().preprocess(autograded, resources)[0], autograded_file)
     (folder / AUTOGRADED_FILE).write_bytes(autograded_file.read_bytes())
     timings["analysis"] = _since_start()
     log.info("generating feedback")
@@ -121,7 +121,8 @@ def grade(job: Job, folder: Path, timings: dict) -> GradeResult:
             encoding="utf-8")
     timings["feedback"] = _since_start()
     log.info("feedback done")
-    detail = [f"flagged: {reason}" for reason in analysis.flags] + analysis.events + notes
+    detail = ([f"flagged: {reason}" for reason in analysis.flags] + analysis.events
+              + [f"note: {text}" for text in analysis.notes] + notes)
     score = sum(t.points or 0.0 for t in tests if t.kind != "written answer")
     return GradeResult(job.stage, analysis.status, round(score, 4), info.max_score, tests, detail,
                        cells=gradebook_cells(workspace, job.stage, STUDENT))

@@ -9,6 +9,7 @@ Its settings are the course's (autograder/nbgrader_config.py) with the root move
 The grader builds one such template per run and gives each notebook a fresh workspace that shares only a
 copy of the template's gradebook (`from_template`), never the sources with the hidden tests.
 """
+import logging
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from pathlib import Path
 
 from autograder.course import CONFIG, ROOT, SOLUTIONS
 from autograder.nbgrader_cli import NbgraderError, nbgrader_env
+
+log = logging.getLogger(__name__)
 
 
 class Workspace:
@@ -90,11 +93,11 @@ def _generate(root: Path, stages: list[str]) -> int:
     for stage in stages:
         result = api.generate_assignment(stage, force=True)
         if not result["success"]:
-            print(f"generate_assignment {stage} failed:\n{result.get('log', '')}\n{result.get('error', '')}",
-                  file=sys.stderr)
+            log.error("generate_assignment %s failed:\n%s\n%s", stage, result.get("log", ""), result.get("error", ""))
             return 1
     return 0
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
     sys.exit(_generate(Path(sys.argv[1]), sys.argv[2:]))

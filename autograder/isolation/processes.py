@@ -10,14 +10,14 @@ is killed at once, so none outlives it.
 """
 import logging
 import os
-import signal
 import subprocess
 import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds the autograder package
+from autograder.isolation.servers import PACKAGE_ROOT, kill_group
+
 log = logging.getLogger(__name__)
 
 
@@ -66,14 +66,6 @@ class _Registry:
 _workers = _Registry()
 
 
-def kill_group(pid: int) -> None:
-    """SIGKILL the process group `pid` (a worker and everything it started in its session)."""
-    try:
-        os.killpg(pid, signal.SIGKILL)
-    except OSError:
-        pass
-
-
 def stop_all_workers() -> None:
     """Kill every running worker and its children (Ctrl-C); workers started later are killed at once."""
     _workers.stop_all()
@@ -90,8 +82,9 @@ def run_worker(
         from autograder.isolation import warm_jobs
 
         try:
-            return warm_jobs.run(server, module, args, log_file=log_file, hard_limit=hard_limit, env=env,
-                                 registry=_workers)
+            code, timed_out = warm_jobs.run(server, module, args, log_file=log_file, hard_limit=hard_limit,
+                                            env=env, registry=_workers)
+            return WorkerExit(code, timed_out)
         except warm_jobs.ServerUnavailable as error:
             log.warning("the warm worker server did not answer (%s); using a fresh interpreter", error)
     return _run_cold(module, args, log_file=log_file, hard_limit=hard_limit, env=env)

@@ -20,9 +20,9 @@ from pathlib import Path
 
 from autograder.isolation import sandbox_kernel
 from autograder.isolation.limits import KERNEL_ENV, Limits
+from autograder.isolation.servers import PACKAGE_ROOT
 
 KERNEL_NAME = "qkv-sandbox"
-PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds the autograder package
 # The kernelspec's launcher: -I, since it runs in the student's folder (nothing may be imported from there);
 # so the package root is put on sys.path by hand.
 LAUNCH = (f"import sys; sys.path.insert(0, {str(PACKAGE_ROOT)!r}); "

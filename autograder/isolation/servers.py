@@ -1,13 +1,27 @@
 """Starting and stopping the warm servers (autograder/isolation/warm_kernels.py, warm_jobs.py).
 
+Also where the package lives (PACKAGE_ROOT, for the processes that import it) and killing a process group.
+
 A server is a process that has done its slow imports once and then forks fresh processes on request over
 a unix socket. `launch` starts one and waits until it says "ready"; `Server.stop` ends it. The socket and
 the server's log live in a 0700 folder of the grader's, never inside a sandbox.
 """
 import os
 import select
+import signal
 import subprocess
 import time
+from pathlib import Path
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the folder that holds the autograder package
+
+
+def kill_group(pid: int) -> None:
+    """SIGKILL the process group `pid` (a worker and everything it started in its session)."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        pass
 
 
 class Server:

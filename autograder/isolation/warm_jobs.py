@@ -14,6 +14,7 @@ A connection that closes without it means the worker was killed or crashed.
 """
 import importlib
 import json
+import logging
 import os
 import signal
 import socket
@@ -21,9 +22,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-from autograder.isolation.processes import WorkerExit, kill_group
-from autograder.isolation.servers import Server, launch
+from autograder.isolation.servers import PACKAGE_ROOT, Server, kill_group, launch
 from autograder.isolation.warm_kernels import listen
+
+
+log = logging.getLogger(__name__)
 
 
 class ServerUnavailable(RuntimeError):
@@ -31,9 +34,10 @@ class ServerUnavailable(RuntimeError):
 
 
 def run(socket_path: str, module: str, args: list[str], *, log_file: Path, hard_limit: float, env: dict,
-        registry) -> WorkerExit:
+        registry) -> tuple[int | None, bool]:
     """One worker forked by the server at socket_path; waits for it (at most hard_limit seconds).
-    Raises ServerUnavailable when the server does not answer, before any work started."""
+    Returns (its exit code or None when it was killed, whether it ran out of time). Raises
+    ServerUnavailable when the server does not answer, before any work started."""
     request = {"module": module, "args": list(args), "log": str(log_file), "env": env}
     try:
         connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -51,15 +55,15 @@ def run(socket_path: str, module: str, args: list[str], *, log_file: Path, hard_
             ending = reader.readline()
         except TimeoutError:
             kill_group(pid)
-            return WorkerExit(None, timed_out=True)
+            return None, True
     finally:
         registry.discard(pid)
         reader.close()
         connection.close()
     kill_group(pid)  # anything the worker left in its session
     if ending.startswith(b"exit "):
-        return WorkerExit(int(ending.split()[1]))
-    return WorkerExit(None)
+        return int(ending.split()[1]), False
+    return None, False
 
 
 # -- the server ------------------------------------------------------------------------------------------------
@@ -70,10 +74,10 @@ def _work(connection: socket.socket, request: dict) -> None:
     code = 1
     try:
         os.setsid()
-        log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.dup2(log, 1)
-        os.dup2(log, 2)
-        os.close(log)
+        log_fd = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.close(log_fd)
         os.chdir(os.path.dirname(request["log"]))
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -116,7 +120,7 @@ def serve(socket_path: str, ready_fd: int, modules: list[str], warm_up: str) -> 
         try:
             getattr(importlib.import_module(module), function)()
         except Exception as error:  # only speed is lost
-            print(f"warm_jobs: warm-up failed: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+            log.warning("warm-up failed: %s: %s", type(error).__name__, error)
     listener = listen(socket_path, ready_fd, _reap)
     while True:
         connection, _ = listener.accept()
@@ -138,13 +142,12 @@ def serve(socket_path: str, ready_fd: int, modules: list[str], warm_up: str) -> 
 def start_server(folder: str, modules: list[str], warm_up: str = "") -> Server:
     """Start a worker server (socket in `folder`) that imports `modules` and runs `warm_up` once.
     Raises RuntimeError when it cannot start."""
-    from autograder.isolation.processes import PACKAGE_ROOT
-
     env = dict(os.environ, PYTHONPATH=str(PACKAGE_ROOT))
     argv = [sys.executable, "-m", "autograder.isolation.warm_jobs", ",".join(modules), warm_up]
     return launch("warm-jobs", folder, argv, env)
 
 
 if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")  # into the server's log file
     # argv: MODULES WARM_UP SOCKET READY_FD (launch appends the last two)
     sys.exit(serve(sys.argv[3], int(sys.argv[4]), [m for m in sys.argv[1].split(",") if m], sys.argv[2]))

@@ -104,6 +104,7 @@ def _log_to(path: Path) -> None:
     formatter = logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S")
     logger = logging.getLogger("autograder.service")
     logger.setLevel(logging.INFO)
+    logger.propagate = False  # the command line's own stderr handler would print each line again
     for handler in (logging.StreamHandler(sys.stderr), logging.FileHandler(path, encoding="utf-8")):
         handler.setFormatter(formatter)
         logger.addHandler(handler)
