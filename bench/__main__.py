@@ -1,8 +1,8 @@
-"""`python -m bench` (`make bench`): the grading benchmark, then the solution notebooks' timings.
+"""`python -m bench` (`make bench`): the grading benchmark, the grading service's feedback latency
+(bench/latency.py), then the solution notebooks' timings.
 
-Parts: the grading benchmark, the grading service's feedback latency (bench/latency.py), the solution
-notebooks' timings. Prints one table per part and writes everything printed to bench/RESULTS.md, headed by
-the machine it ran on (CPUs, CPU model, RAM, load average, date). Exits 1 when the grader's scores differ from plain nbgrader's.
+Prints one table per part and writes everything printed to bench/RESULTS.md, headed by the machine it ran
+on (CPUs, CPU model, RAM, load average, date). Exits 1 when the grader's scores differ from plain nbgrader's.
 
     python -m bench [--students 24] [--stages 01_data,...] [--jobs N] [--keep DIR] [--no-notebooks]
                     [--no-latency] [--latency-students 24] [--latency-stages 01_data,06_training]

@@ -9,6 +9,7 @@ in this process, at evenly spaced moments; a mix of correct, wrong, broken and b
 bench/grading.py). The latency of a submission is the time from the end of its `submit` to the moment its
 feedback page is in the exchange, where `nbgrader fetch_feedback` finds it (polled every 20 ms).
 """
+
 import argparse
 import os
 import shutil
@@ -32,8 +33,8 @@ POLL = 0.02
 @dataclass
 class Latencies:
     stage: str
-    seconds: list[float]      # one per submission, in submission order
-    spread: float             # seconds between the first and the last submit
+    seconds: list[float]  # one per submission, in submission order
+    spread: float  # seconds between the first and the last submit
     load_before: tuple[float, float, float]
     grading: list[float] = ()  # seconds grade_notebook took for each (from the service's results)
 
@@ -46,18 +47,36 @@ class Latencies:
     def row(self) -> str:
         load = ", ".join(f"{x:.1f}" for x in self.load_before)
         grading = f"{statistics.median(self.grading):.1f}" if self.grading else "-"
-        return (f"| {self.stage} | {len(self.seconds)} in {self.spread:.1f} s | {self.percentile(50):.1f} | "
-                f"{self.percentile(95):.1f} | {max(self.seconds):.1f} | {statistics.mean(self.seconds):.1f} | "
-                f"{grading} | {load} |")
+        return (
+            f"| {self.stage} | {len(self.seconds)} in {self.spread:.1f} s | {self.percentile(50):.1f} | "
+            f"{self.percentile(95):.1f} | {max(self.seconds):.1f} | {statistics.mean(self.seconds):.1f} | "
+            f"{grading} | {load} |"
+        )
 
 
-HEADER = ("| stage | submissions | p50 (s) | p95 (s) | max (s) | mean (s) | grading one notebook, median (s) "
-          "| load average before |\n|---|---|---|---|---|---|---|---|")
+HEADER = (
+    "| stage | submissions | p50 (s) | p95 (s) | max (s) | mean (s) | grading one notebook, median (s) "
+    "| load average before |\n|---|---|---|---|---|---|---|---|"
+)
 
 
 def start_service(course: Path, exchange: Path, stage: str, jobs: int | None, log: Path) -> subprocess.Popen:
-    command = [sys.executable, "-m", "autograder", "serve", "--course", str(course), "--exchange", str(exchange),
-               "--notebooks", stage, "--max-per-hour", "0", "--poll", "0.1"]
+    command = [
+        sys.executable,
+        "-m",
+        "autograder",
+        "serve",
+        "--course",
+        str(course),
+        "--exchange",
+        str(exchange),
+        "--notebooks",
+        stage,
+        "--max-per-hour",
+        "0",
+        "--poll",
+        "0.1",
+    ]
     if jobs:
         command += ["--jobs", str(jobs)]
     with log.open("w") as stream:
@@ -100,8 +119,12 @@ def measure(stage: str, students: int, spread: float, jobs: int | None, folder: 
             _check(pages, submitted, done)
         last_submit = submitted[-1] - start
         wait_for(lambda: _check(pages, submitted, done) == students, 3600, "every feedback page", process, log)
-        print(f"{stage}: {students} submissions in {last_submit:.1f} s, all feedback after "
-              f"{max(done[i] + submitted[i] for i in done) - start:.1f} s", file=stream, flush=True)
+        print(
+            f"{stage}: {students} submissions in {last_submit:.1f} s, all feedback after "
+            f"{max(done[i] + submitted[i] for i in done) - start:.1f} s",
+            file=stream,
+            flush=True,
+        )
         return Latencies(stage, [done[i] for i in range(students)], last_submit, load, _grading_seconds(course))
     finally:
         process.send_signal(signal.SIGTERM)
@@ -116,8 +139,11 @@ def _grading_seconds(course: Path) -> list[float]:
     import json
 
     results = course / "autograder-service" / "results"
-    return [json.loads(path.read_text())["seconds"] for path in results.glob("*.json")
-            if not path.name.startswith("warm-up+")]
+    return [
+        json.loads(path.read_text())["seconds"]
+        for path in results.glob("*.json")
+        if not path.name.startswith("warm-up+")
+    ]
 
 
 def _check(pages: list[Path], submitted: list[float], done: dict) -> int:
@@ -141,19 +167,29 @@ def run(students: int, stages: list[str], spread: float, jobs: int | None, strea
     print(HEADER, file=stream)
     for result in results:
         print(result.row(), file=stream)
-    print(f"\nlatency: from the end of a student's `nbgrader submit` to the feedback page in the exchange "
-          f"(what `nbgrader fetch_feedback` fetches); {students} student(s) submit within {spread:g} s, "
-          f"after one warm-up submission; the service's defaults" + (f" and --jobs {jobs}" if jobs else ""),
-          file=stream, flush=True)
+    print(
+        f"\nlatency: from the end of a student's `nbgrader submit` to the feedback page in the exchange "
+        f"(what `nbgrader fetch_feedback` fetches); {students} student(s) submit within {spread:g} s, "
+        f"after one warm-up submission; the service's defaults" + (f" and --jobs {jobs}" if jobs else ""),
+        file=stream,
+        flush=True,
+    )
     return results
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latency-students", type=int, default=24, help="students submitting at once (default 24)")
-    parser.add_argument("--latency-stages", default=",".join(DEFAULT_STAGES),
-                        help=f"stages measured (default {','.join(DEFAULT_STAGES)})")
-    parser.add_argument("--latency-spread", type=float, default=3.0,
-                        help="seconds between the first and the last submission (default 3)")
+    parser.add_argument(
+        "--latency-stages",
+        default=",".join(DEFAULT_STAGES),
+        help=f"stages measured (default {','.join(DEFAULT_STAGES)})",
+    )
+    parser.add_argument(
+        "--latency-spread",
+        type=float,
+        default=3.0,
+        help="seconds between the first and the last submission (default 3)",
+    )
 
 
 def parse(args) -> list[str]:

@@ -8,6 +8,7 @@ own code:
   - `submit_now(...)`: nbgrader's ExchangeSubmit in this process (what `nbgrader submit` runs, without the
     seconds of starting the command: bursts of submissions within a fraction of a second).
 """
+
 import os
 import shutil
 import subprocess
@@ -52,13 +53,14 @@ class Student:
             "c = get_config()\n"
             f"c.CourseDirectory.course_id = {exchange.course_id!r}\n"
             f"c.Exchange.root = {str(exchange.root)!r}\n"
-            f"c.Exchange.cache = {str(self.cache)!r}\n", encoding="utf-8")
+            f"c.Exchange.cache = {str(self.cache)!r}\n",
+            encoding="utf-8",
+        )
 
     def run(self, *args: str) -> str:
         """`nbgrader ARGS --student NAME` in the student's home folder; returns its output."""
         command = [sys.executable, "-m", "nbgrader", *args, "--student", self.name]
-        done = subprocess.run(command, cwd=self.home, env=nbgrader_env(), capture_output=True, text=True,
-                              timeout=300)
+        done = subprocess.run(command, cwd=self.home, env=nbgrader_env(), capture_output=True, text=True, timeout=300)
         if done.returncode != 0:
             raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
         return done.stdout + done.stderr
@@ -89,8 +91,9 @@ class Student:
         config.Exchange.root = str(self.exchange.root)
         config.Exchange.cache = str(self.cache)
         config.Exchange.assignment_dir = str(self.home)
-        submit = ExchangeSubmit(coursedir=CourseDirectory(config=config), authenticator=Authenticator(config=config),
-                                config=config)
+        submit = ExchangeSubmit(
+            coursedir=CourseDirectory(config=config), authenticator=Authenticator(config=config), config=config
+        )
         submit.start()
         return submit.assignment_filename
 

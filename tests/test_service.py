@@ -4,9 +4,10 @@ The grading function is replaced by a recorder (`FakeGrading`) so that each rule
 which submissions get graded, in which order, and what each student finds. The real grader, the real
 `nbgrader submit` / `fetch_feedback` commands and a `kill -9` are in tests/test_service_e2e.py.
 """
+
 import json
-import os
 import logging
+import os
 import threading
 import time
 
@@ -61,9 +62,14 @@ class FakeGrading:
         self.started.set()
         self._gate.wait(30)
         score = float(marker.split("-")[-1])
-        return GradeResult(stage, Status.GRADED, score, 10.0,
-                           [Check("test_one", "test", score, 10.0, "passed" if score == 10 else "failed")],
-                           feedback_html=f"<html><body><p>full page of {marker}</p></body></html>")
+        return GradeResult(
+            stage,
+            Status.GRADED,
+            score,
+            10.0,
+            [Check("test_one", "test", score, 10.0, "passed" if score == 10 else "failed")],
+            feedback_html=f"<html><body><p>full page of {marker}</p></body></html>",
+        )
 
 
 @pytest.fixture
@@ -144,8 +150,9 @@ def test_students_take_turns(served, tmp_path):
     grading.hold()
     ids = [ada.submit_now("01_data", notebook_with("ada-1"))]
     assert grading.started.wait(10)
-    ids += [ada.submit_now(stage, notebook_with(f"ada-{n}")) for n, stage in ((2, "02_embedding"),
-                                                                             (3, "03_keys_values"))]
+    ids += [
+        ada.submit_now(stage, notebook_with(f"ada-{n}")) for n, stage in ((2, "02_embedding"), (3, "03_keys_values"))
+    ]
     wait_until(lambda: service.queue.waiting() == 2)
     ids.append(bob.submit_now("01_data", notebook_with("bob-1")))  # last in, yet second to be graded
     wait_until(lambda: service.queue.waiting() == 3)
@@ -207,8 +214,8 @@ def test_fair_queue_replaces_in_place_and_keeps_the_newer():
     a2 = parse_name("a+01_data+2026-01-01 10:00:05.000001 UTC+y")
     b1 = parse_name("b+01_data+2026-01-01 10:00:01.000001 UTC+z")
     assert queue.put(a1) is None and queue.put(b1) is None
-    assert queue.put(a2) is a1      # the newer takes the older's place
-    assert queue.put(a1) is a1      # an older one arriving later is not queued
+    assert queue.put(a2) is a1  # the newer takes the older's place
+    assert queue.put(a1) is a1  # an older one arriving later is not queued
     assert [queue.get(0), queue.get(0), queue.get(0)] == [a2, b1, None]
 
 
@@ -230,20 +237,39 @@ def test_journal_ignores_a_line_torn_by_a_crash(tmp_path):
 def test_summary_shows_the_first_failing_message_never_hidden_test_code():
     hidden_code = "assert secret_reference_value == 42  # hidden"
     cells = [
-        {"cell_type": "code", "source": "assert True", "metadata": {"nbgrader": {"grade_id": "test_visible"}},
-         "outputs": []},
-        {"cell_type": "code", "source": f"### BEGIN HIDDEN TESTS\n{hidden_code}\n### END HIDDEN TESTS",
-         "metadata": {"nbgrader": {"grade_id": "test_hidden"}},
-         "outputs": [{"output_type": "error", "ename": "AssertionError",
-                      "evalue": "\x1b[0;31mthe scores must be divided by sqrt(d)\x1b[0m",
-                      "traceback": [f"----> 2 {hidden_code}"]}]},
+        {
+            "cell_type": "code",
+            "source": "assert True",
+            "metadata": {"nbgrader": {"grade_id": "test_visible"}},
+            "outputs": [],
+        },
+        {
+            "cell_type": "code",
+            "source": f"### BEGIN HIDDEN TESTS\n{hidden_code}\n### END HIDDEN TESTS",
+            "metadata": {"nbgrader": {"grade_id": "test_hidden"}},
+            "outputs": [
+                {
+                    "output_type": "error",
+                    "ename": "AssertionError",
+                    "evalue": "\x1b[0;31mthe scores must be divided by sqrt(d)\x1b[0m",
+                    "traceback": [f"----> 2 {hidden_code}"],
+                }
+            ],
+        },
     ]
-    result = GradeResult("04_einsum_attention", Status.GRADED, 2.0, 5.0, [
-        Check("test_visible", "test", 2.0, 2.0, "passed"),
-        Check("test_hidden", "hidden test", 0.0, 3.0, "failed"),
-        Check("answer", "written answer", None, 1.0, "graded by hand")],
+    result = GradeResult(
+        "04_einsum_attention",
+        Status.GRADED,
+        2.0,
+        5.0,
+        [
+            Check("test_visible", "test", 2.0, 2.0, "passed"),
+            Check("test_hidden", "hidden test", 0.0, 3.0, "failed"),
+            Check("answer", "written answer", None, 1.0, "graded by hand"),
+        ],
         feedback_html="<!DOCTYPE html><html><head></head><body class='x'><div>nbgrader's page</div></body></html>",
-        autograded_notebook=json.dumps({"cells": cells}).encode())
+        autograded_notebook=json.dumps({"cells": cells}).encode(),
+    )
     assert pages.first_failure(result) == ("test_hidden", "AssertionError: the scores must be divided by sqrt(d)")
     plain, page = pages.feedback_page(result, parse_timestamp("2026-12-01 10:00:00.000000 UTC"))
     assert "secret_reference_value" not in page and "-->" not in page
@@ -267,8 +293,9 @@ def test_the_hub_service_entry_runs_the_documented_command(tmp_path):
     from autograder.service.cli import add_serve_parsers
     from autograder.service.hub import grading_service
 
-    entry = grading_service(tmp_path / "course", tmp_path / "exchange", user="instructor",
-                            extra=["--max-per-hour", "30"])
+    entry = grading_service(
+        tmp_path / "course", tmp_path / "exchange", user="instructor", extra=["--max-per-hour", "30"]
+    )
     python, *arguments = entry["command"]
     assert arguments[:3] == ["-m", "autograder", "serve"] and os.access(python, os.X_OK)
     parser = argparse.ArgumentParser()
@@ -287,7 +314,8 @@ def test_serve_refuses_bad_arguments_with_one_line(tmp_path, capsys):
     code = autograder_main(["serve", "--course", str(tmp_path / "course"), "--exchange", str(tmp_path / "nowhere")])
     assert code == 2
     assert capsys.readouterr().err.strip().splitlines() == [
-        f"error: --exchange {tmp_path / 'nowhere'} is not a folder (nbgrader's Exchange.root must exist)"]
+        f"error: --exchange {tmp_path / 'nowhere'} is not a folder (nbgrader's Exchange.root must exist)"
+    ]
     assert not (tmp_path / "course").exists()  # nothing made
 
 

@@ -1,5 +1,6 @@
 """The grading service end to end: nbgrader's real `submit` and `fetch_feedback` commands, the real grader,
 and a service killed with `kill -9` in the middle of a burst of submissions."""
+
 import csv
 import os
 import signal
@@ -8,9 +9,9 @@ import sys
 import threading
 import time
 
+import crafted
 import pytest
 
-import crafted
 from autograder.course import ROOT
 from autograder.nbgrader_cli import nbgrader_env
 from autograder.service.journal import Journal
@@ -63,7 +64,7 @@ def test_students_submit_and_fetch_their_feedback_without_the_instructor(tmp_pat
     assert "All autograded checks passed." in ada_text
     assert "01_data: 0 of 5 points" in bob_text
     start = bob_text.index("autograder-summary")
-    summary = bob_text[start:bob_text.index("</div>", start)]
+    summary = bob_text[start : bob_text.index("</div>", start)]
     assert "First failing check" in summary and "test_make_batch" in summary and "AssertionError" in summary
     for text in (ada_text, bob_text):
         assert HIDDEN_CODE not in text  # hidden tests stay hidden
@@ -82,10 +83,23 @@ def test_students_submit_and_fetch_their_feedback_without_the_instructor(tmp_pat
 
 
 def serve(course, exchange) -> subprocess.Popen:
-    command = [sys.executable, "-m", "autograder", "serve", "--course", str(course), "--exchange", str(exchange),
-               "--notebooks", STAGE, "--jobs", "2", "--poll", "0.1"]
-    return subprocess.Popen(command, cwd=ROOT, env=nbgrader_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    command = [
+        sys.executable,
+        "-m",
+        "autograder",
+        "serve",
+        "--course",
+        str(course),
+        "--exchange",
+        str(exchange),
+        "--notebooks",
+        STAGE,
+        "--jobs",
+        "2",
+        "--poll",
+        "0.1",
+    ]
+    return subprocess.Popen(command, cwd=ROOT, env=nbgrader_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def started(course, times: int):

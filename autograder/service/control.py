@@ -11,6 +11,7 @@ again before every submission) and it survives restarts:
 A submission of a disabled stage is not graded: the student gets a page saying so, the gradebook keeps the
 latest graded submission (the one before the deadline), and the instructor can still collect it by hand.
 """
+
 import json
 import time
 from pathlib import Path

@@ -11,6 +11,7 @@ command's OUT/nbgrader; on the class hub: the Formgrader's course folder).
   grades.csv, tests.csv, collected.csv    the class's tables (autograder/grading/report.py); collected.csv
                                           lists every submission and what the service did with it
 """
+
 import shutil
 import warnings
 from pathlib import Path
@@ -44,8 +45,11 @@ class CourseBook:
         definition: notebooks and cells with their points, as `nbgrader generate_assignment` records them."""
         from nbgrader.api import Gradebook, MissingEntry
 
-        with warnings.catch_warnings(), Gradebook(self.workspace.db_url, self.course_id) as course, \
-                Gradebook(template.db_url) as source:
+        with (
+            warnings.catch_warnings(),
+            Gradebook(self.workspace.db_url, self.course_id) as course,
+            Gradebook(template.db_url) as source,
+        ):
             warnings.simplefilter("ignore")  # SQLAlchemy's warnings about nbgrader's session use: noise
             for stage in stages:
                 try:
@@ -57,20 +61,29 @@ class CourseBook:
                 for notebook in source.find_assignment(stage).notebooks:
                     course.update_or_create_notebook(notebook.name, stage)
                     for cell in notebook.grade_cells:
-                        course.update_or_create_grade_cell(cell.name, notebook.name, stage,
-                                                           max_score=cell.max_score, cell_type=cell.cell_type)
+                        course.update_or_create_grade_cell(
+                            cell.name, notebook.name, stage, max_score=cell.max_score, cell_type=cell.cell_type
+                        )
                     for cell in notebook.solution_cells:
                         course.update_or_create_solution_cell(cell.name, notebook.name, stage)
                     for cell in notebook.task_cells:
-                        course.update_or_create_task_cell(cell.name, notebook.name, stage,
-                                                          max_score=cell.max_score, cell_type=cell.cell_type)
+                        course.update_or_create_task_cell(
+                            cell.name, notebook.name, stage, max_score=cell.max_score, cell_type=cell.cell_type
+                        )
                     for cell in notebook.source_cells:
-                        course.update_or_create_source_cell(cell.name, notebook.name, stage, cell_type=cell.cell_type,
-                                                            locked=cell.locked, source=cell.source,
-                                                            checksum=cell.checksum)
+                        course.update_or_create_source_cell(
+                            cell.name,
+                            notebook.name,
+                            stage,
+                            cell_type=cell.cell_type,
+                            locked=cell.locked,
+                            source=cell.source,
+                            checksum=cell.checksum,
+                        )
 
-    def record(self, student: str, result: GradeResult, timestamp: str, secret: str, notebook: bytes | None,
-               page: str) -> None:
+    def record(
+        self, student: str, result: GradeResult, timestamp: str, secret: str, notebook: bytes | None, page: str
+    ) -> None:
         """The latest graded submission of `student` for result.stage: files, then the gradebook."""
         from nbgrader.api import Gradebook
         from nbgrader.utils import parse_utc

@@ -10,11 +10,12 @@ submission in that cache, for EXCHANGE/COURSE_ID/feedback/<md5(secret + notebook
 `notebook_hash`), and copies it next to the student's assignment as feedback/<timestamp>/<notebook_id>.html.
 Only the student who submitted knows the secret, so only they find their page.
 """
+
 import os
 import re
 import tempfile
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 SECRET_FILE = "submission_secret.txt"
@@ -28,8 +29,8 @@ class Submission:
 
     id: str
     student: str
-    stage: str        # nbgrader's assignment id
-    timestamp: str    # nbgrader's timestamp text, e.g. "2026-12-01 17:30:02.123456 UTC"
+    stage: str  # nbgrader's assignment id
+    timestamp: str  # nbgrader's timestamp text, e.g. "2026-12-01 17:30:02.123456 UTC"
 
     @property
     def submitted_at(self) -> datetime:
@@ -44,9 +45,9 @@ def parse_timestamp(text: str) -> datetime:
     from nbgrader.utils import parse_utc
 
     try:
-        return parse_utc(text).replace(tzinfo=timezone.utc)
+        return parse_utc(text).replace(tzinfo=UTC)
     except (ValueError, TypeError, OverflowError):
-        return datetime.min.replace(tzinfo=timezone.utc)
+        return datetime.min.replace(tzinfo=UTC)
 
 
 def parse_name(name: str) -> Submission | None:

@@ -4,6 +4,7 @@ Students take turns (round-robin): a student who submits ten times does not dela
 than one notebook. A student has at most one waiting submission per stage: a newer one takes the place of
 the older (which is then reported as replaced, never graded).
 """
+
 import threading
 from collections import OrderedDict, deque
 

@@ -6,6 +6,7 @@
 JupyterHub starts the command when the hub starts, restarts it if it dies, and stops it (SIGTERM) with the
 hub. It has no web page (no url): students get their feedback through nbgrader's exchange.
 """
+
 import os
 import sys
 from pathlib import Path
@@ -14,15 +15,35 @@ from autograder.course import ROOT
 from autograder.service.server import DEFAULT_COURSE_ID
 
 
-def serve_command(course_root, exchange, course_id: str = DEFAULT_COURSE_ID, python: str = sys.executable,
-                  extra: list[str] = ()) -> list[str]:
+def serve_command(
+    course_root, exchange, course_id: str = DEFAULT_COURSE_ID, python: str = sys.executable, extra: list[str] = ()
+) -> list[str]:
     """The command line that runs the service (also what the README documents)."""
-    return [str(python), "-m", "autograder", "serve", "--course", str(course_root), "--exchange", str(exchange),
-            "--course-id", course_id, *extra]
+    return [
+        str(python),
+        "-m",
+        "autograder",
+        "serve",
+        "--course",
+        str(course_root),
+        "--exchange",
+        str(exchange),
+        "--course-id",
+        course_id,
+        *extra,
+    ]
 
 
-def grading_service(course_root, exchange, *, user: str | None = None, course_id: str = DEFAULT_COURSE_ID,
-                    name: str = "autograder", python: str = sys.executable, extra: list[str] = ()) -> dict:
+def grading_service(
+    course_root,
+    exchange,
+    *,
+    user: str | None = None,
+    course_id: str = DEFAULT_COURSE_ID,
+    name: str = "autograder",
+    python: str = sys.executable,
+    extra: list[str] = (),
+) -> dict:
     """JupyterHub's `services` entry of a managed service that runs the grading service.
 
     user: the Unix account it runs as (JupyterHub needs to run as root for that): the instructor who owns the

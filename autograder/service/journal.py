@@ -10,6 +10,7 @@ repeat: nothing is kept of an unfinished run); `graded` is published again (publ
 with the same content). So a service killed at any instant loses no submission and counts each once.
 A torn last line (killed while writing it) is ignored: that step had not happened.
 """
+
 import json
 import os
 import threading

@@ -5,6 +5,7 @@ line (`AssertionError: X must have shape (N, 10) ...`) of the first test that fa
 autograded notebook. Never the test's code or traceback: hidden tests stay hidden, as on nbgrader's page
 (whose hidden cells show only that same line).
 """
+
 import html
 import json
 import re
@@ -15,15 +16,17 @@ from autograder.grading.result import GradeResult, Status
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 BODY = re.compile(r"<body[^>]*>", re.IGNORECASE)
 MESSAGE_LIMIT = 400
-STYLE = ("font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; max-width: 960px; margin: 16px auto; "
-         "padding: 12px 20px; border-radius: 6px; border: 1px solid {border}; background: {background}; "
-         "color: #1d1d1d; line-height: 1.45;")
+STYLE = (
+    "font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; max-width: 960px; margin: 16px auto; "
+    "padding: 12px 20px; border-radius: 6px; border: 1px solid {border}; background: {background}; "
+    "color: #1d1d1d; line-height: 1.45;"
+)
 GOOD, BAD, NEUTRAL = ("#2e7d32", "#edf7ee"), ("#c62828", "#fdecea"), ("#8a6d00", "#fff8e1")
 NOT_SCORED = {
     Status.UNREADABLE: "Your file could not be read as a notebook: open it in JupyterLab, save it and submit again.",
     Status.MISSING: "Your submission has no notebook named {stage}.ipynb: keep the notebook's name and submit again.",
     Status.ERROR: "The grader failed on your notebook (not your fault); your instructor has been told and will "
-                  "grade it.",
+    "grade it.",
 }
 
 
@@ -98,22 +101,28 @@ def summary(result: GradeResult, submitted: datetime) -> tuple[str, str]:
         lines.append(html.escape(NOT_SCORED.get(result.status, "").format(stage=stage) or result.detail))
         plain = f"{headline} ({result.status})"
     if written:
-        lines.append(f"{len(written)} written answer{'s are' if len(written) != 1 else ' is'} graded by your "
-                     "instructor and not counted here.")
+        lines.append(
+            f"{len(written)} written answer{'s are' if len(written) != 1 else ' is'} graded by your "
+            "instructor and not counted here."
+        )
     lines.append(f"Submitted {when(submitted)}. Only your latest submission counts; the full feedback is below.")
     return plain, _box(headline, lines, colours, "autograder-summary")
 
 
 def _code(text: str) -> str:
-    return (f"<code style='color: inherit; background: #ffffff; padding: 1px 4px; border-radius: 3px'>"
-            f"{html.escape(text)}</code>")
+    return (
+        f"<code style='color: inherit; background: #ffffff; padding: 1px 4px; border-radius: 3px'>"
+        f"{html.escape(text)}</code>"
+    )
 
 
 def _box(headline: str, lines: list[str], colours: tuple[str, str], element_id: str) -> str:
     border, background = colours
     paragraphs = "".join(f"<p style='margin: 6px 0'>{line}</p>" for line in lines)
-    return (f"<div id='{element_id}' style=\"{STYLE.format(border=border, background=background)}\">"
-            f"<h2 style='margin: 4px 0 8px; font-size: 1.3em'>{html.escape(headline)}</h2>{paragraphs}</div>")
+    return (
+        f"<div id='{element_id}' style=\"{STYLE.format(border=border, background=background)}\">"
+        f"<h2 style='margin: 4px 0 8px; font-size: 1.3em'>{html.escape(headline)}</h2>{paragraphs}</div>"
+    )
 
 
 def feedback_page(result: GradeResult, submitted: datetime) -> tuple[str, str]:
@@ -123,7 +132,7 @@ def feedback_page(result: GradeResult, submitted: datetime) -> tuple[str, str]:
     found = BODY.search(page)
     if found is None:
         return plain, box + page
-    return plain, page[:found.end()] + box + page[found.end():]
+    return plain, page[: found.end()] + box + page[found.end() :]
 
 
 def short_page(stage: str, headline: str, lines: list[str], good: bool = False) -> str:
@@ -133,5 +142,7 @@ def short_page(stage: str, headline: str, lines: list[str], good: bool = False) 
 
 
 def _document(stage: str, body: str) -> str:
-    return (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(stage)} feedback</title>"
-            f"</head><body>{body}</body></html>\n")
+    return (
+        f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{html.escape(stage)} feedback</title>"
+        f"</head><body>{body}</body></html>\n"
+    )

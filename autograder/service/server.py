@@ -16,6 +16,7 @@ warm servers, as the class command). Each submission goes queued -> graded -> pu
 - a stage the instructor turned off (control.py) is not graded.
 Every submission gets a page in the exchange, graded or not, so the student always learns what happened.
 """
+
 import fcntl
 import json
 import logging
@@ -24,7 +25,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from autograder.course import STAGES
@@ -35,13 +36,22 @@ from autograder.isolation.limits import Limits
 from autograder.service import pages
 from autograder.service.control import Control, service_folder
 from autograder.service.course_book import CourseBook
-from autograder.service.exchange import (Submission, course_paths, ensure_feedback_folder, feedback_file,
-                                         list_inbound, notebook_ids, parse_name, read_secret, write_durably)
+from autograder.service.exchange import (
+    Submission,
+    course_paths,
+    ensure_feedback_folder,
+    feedback_file,
+    list_inbound,
+    notebook_ids,
+    parse_name,
+    read_secret,
+    write_durably,
+)
 from autograder.service.fair_queue import FairQueue
 from autograder.service.journal import Entry, Journal
 
 log = logging.getLogger("autograder.service")
-DEFAULT_COURSE_ID = "qkv-attention"   # autograder/nbgrader_config.py
+DEFAULT_COURSE_ID = "qkv-attention"  # autograder/nbgrader_config.py
 DEFAULT_PER_HOUR = 20
 HOUR = 3600.0
 UNFINISHED_WARNING = 60.0  # seconds after which a submission folder without its secret is reported
@@ -59,10 +69,10 @@ class Settings:
     exchange: Path
     course_id: str = DEFAULT_COURSE_ID
     stages: list[str] = field(default_factory=lambda: list(STAGES))
-    workers: int = 0                 # 0: the class command's default (CPUs + 1, at most one per free GB)
+    workers: int = 0  # 0: the class command's default (CPUs + 1, at most one per free GB)
     per_hour: int = DEFAULT_PER_HOUR
-    poll: float = 0.25               # seconds between two looks at the inbound folder
-    retry: float = 30.0              # seconds before a failed grading or publishing is tried again
+    poll: float = 0.25  # seconds between two looks at the inbound folder
+    retry: float = 30.0  # seconds before a failed grading or publishing is tried again
     limits: Limits = field(default_factory=Limits)
     sandbox: bool = True
     require_sandbox: bool = False
@@ -85,11 +95,11 @@ class Service:
         self.entries: dict[str, Entry] = {}
         self.latest: dict[tuple[str, str], tuple[datetime, GradeResult]] = {}  # what the gradebook holds
         self._grade = grade
-        self._lock = threading.RLock()       # entries, latest
-        self._book_lock = threading.Lock()   # gradebook and tables: one writer
+        self._lock = threading.RLock()  # entries, latest
+        self._book_lock = threading.Lock()  # gradebook and tables: one writer
         self._unready: dict[str, float] = {}  # folders still being written: first seen
-        self._skipped: set[str] = set()      # names nbgrader does not write
-        self._retry: set[str] = set()        # grading or publishing failed (a full disk...): try again
+        self._skipped: set[str] = set()  # names nbgrader does not write
+        self._retry: set[str] = set()  # grading or publishing failed (a full disk...): try again
         self._stop = threading.Event()
         self._kill_gradings = False
         self.ready = threading.Event()
@@ -112,29 +122,40 @@ class Service:
             if self._grade is None:
                 from autograder.grading.core import Grader, grade_notebook
 
-                grader = Grader(self.settings.stages, sandbox=self.settings.sandbox,
-                                require_sandbox=self.settings.require_sandbox, warm=self.settings.warm)
+                grader = Grader(
+                    self.settings.stages,
+                    sandbox=self.settings.sandbox,
+                    require_sandbox=self.settings.require_sandbox,
+                    warm=self.settings.warm,
+                )
                 grader.start()  # from this thread: the servers die with the thread that started them
                 log.info(grader.sandbox_line)
                 log.info(grader.warm_line)
                 limits = self.settings.limits
-                self._grade = lambda data, stage, notes: grade_notebook(data, stage, limits, grader=grader,
-                                                                        notes=notes)
+                self._grade = lambda data, stage, notes: grade_notebook(data, stage, limits, grader=grader, notes=notes)
                 self.book.prepare(grader.template, self.settings.stages)
             self.results.mkdir(parents=True, exist_ok=True)
             ensure_feedback_folder(self.feedback)
             self.journal.open()
             self._recover()
             workers = self.settings.workers or default_jobs()
-            threads = [threading.Thread(target=self._work, name=f"grading-{n}", daemon=True)
-                       for n in range(workers)]
+            threads = [threading.Thread(target=self._work, name=f"grading-{n}", daemon=True) for n in range(workers)]
             for thread in threads:
                 thread.start()
-            limit = (f"at most {self.settings.per_hour} graded submissions per student and hour"
-                     if self.settings.per_hour else "no hourly limit per student")
-            log.info("ready: watching %s for %s with %d worker(s); %s; feedback to %s; gradebook and grades.csv "
-                     "in %s", self.inbound, ", ".join(self.settings.stages), workers, limit, self.feedback,
-                     self.course_root)
+            limit = (
+                f"at most {self.settings.per_hour} graded submissions per student and hour"
+                if self.settings.per_hour
+                else "no hourly limit per student"
+            )
+            log.info(
+                "ready: watching %s for %s with %d worker(s); %s; feedback to %s; gradebook and grades.csv in %s",
+                self.inbound,
+                ", ".join(self.settings.stages),
+                workers,
+                limit,
+                self.feedback,
+                self.course_root,
+            )
             self.ready.set()
             last_retry = time.monotonic()
             while not self._stop.is_set():
@@ -193,8 +214,12 @@ class Service:
             if read_secret(self.inbound / name) is None:  # nbgrader submit writes the secret last
                 first = self._unready.setdefault(name, now)
                 if now - first > UNFINISHED_WARNING and first != -1:
-                    log.warning("%s has no submission_secret.txt after %.0f s: waiting for it (an nbgrader "
-                                "older than 0.8 is not supported)", name, now - first)
+                    log.warning(
+                        "%s has no submission_secret.txt after %.0f s: waiting for it (an nbgrader "
+                        "older than 0.8 is not supported)",
+                        name,
+                        now - first,
+                    )
                     self._unready[name] = -1
                 continue
             self._unready.pop(name, None)
@@ -203,8 +228,9 @@ class Service:
         for s in found:  # all journaled first: of two found at once, the older is not graded
             self.journal.append(s.id, "queued", student=s.student, stage=s.stage, timestamp=s.timestamp, seen=now)
             with self._lock:
-                self.entries[s.id] = Entry(s.id, dict(student=s.student, stage=s.stage, timestamp=s.timestamp,
-                                                      seen=now), ["queued"])
+                self.entries[s.id] = Entry(
+                    s.id, dict(student=s.student, stage=s.stage, timestamp=s.timestamp, seen=now), ["queued"]
+                )
         for s in found:
             if s.stage not in self.settings.stages:
                 self._finish(s, IGNORED)
@@ -225,8 +251,13 @@ class Service:
         counted = self._counted_in_hour(s)
         if self.settings.per_hour and len(counted) >= self.settings.per_hour:
             again = min(counted) + HOUR
-            log.warning("%s: %s reached the limit of %d graded submissions per hour; not graded (next at %s)",
-                        s.id, s.student, self.settings.per_hour, _clock(again))
+            log.warning(
+                "%s: %s reached the limit of %d graded submissions per hour; not graded (next at %s)",
+                s.id,
+                s.student,
+                self.settings.per_hour,
+                _clock(again),
+            )
             self._finish(s, RATE_LIMITED, again=again)
             return
         with self._lock:
@@ -239,9 +270,13 @@ class Service:
         """The id of a newer submission of the same student and stage that is queued, graded or counts."""
         with self._lock:
             for entry in self.entries.values():
-                if (entry.id != s.id and entry.student == s.student and entry.stage == s.stage
-                        and entry.fields.get("outcome") in (None, GRADED)
-                        and _submitted(entry) > s.submitted_at):
+                if (
+                    entry.id != s.id
+                    and entry.student == s.student
+                    and entry.stage == s.stage
+                    and entry.fields.get("outcome") in (None, GRADED)
+                    and _submitted(entry) > s.submitted_at
+                ):
                     return entry.id
         return None
 
@@ -250,10 +285,16 @@ class Service:
         (not those found in the same look and not decided yet)."""
         since = self.entries[s.id].seen - HOUR
         with self._lock:
-            return [e.seen for e in self.entries.values()
-                    if e.id != s.id and e.student == s.student and e.seen > since
-                    and (e.fields.get("outcome") == GRADED
-                         or (e.fields.get("outcome") is None and e.fields.get("admitted")))]
+            return [
+                e.seen
+                for e in self.entries.values()
+                if e.id != s.id
+                and e.student == s.student
+                and e.seen > since
+                and (
+                    e.fields.get("outcome") == GRADED or (e.fields.get("outcome") is None and e.fields.get("admitted"))
+                )
+            ]
 
     # -- grading -----------------------------------------------------------------------------------------
 
@@ -265,8 +306,9 @@ class Service:
             try:
                 self._grade_one(submission)
             except Exception:  # a full disk, say: the journal keeps it; publishing is tried again
-                log.exception("%s: failed; tried again in %.0f s and at the next start", submission.id,
-                              self.settings.retry)
+                log.exception(
+                    "%s: failed; tried again in %.0f s and at the next start", submission.id, self.settings.retry
+                )
                 with self._lock:
                     self._retry.add(submission.id)
 
@@ -289,11 +331,20 @@ class Service:
             return  # killed by the stop: it stays `queued`, graded at the next start
         result_file = self.results / f"{re.sub(r'[^A-Za-z0-9_.+-]', '_', s.id)}.json"  # ids hold spaces
         write_durably(result_file, json.dumps(result.to_dict()).encode("utf-8"), mode=0o600)
-        self._finish(s, GRADED, score=result.score, max_score=result.max_score, status=str(result.status),
-                     result_file=result_file.name, result=result, notebook=data)
+        self._finish(
+            s,
+            GRADED,
+            score=result.score,
+            max_score=result.max_score,
+            status=str(result.status),
+            result_file=result_file.name,
+            result=result,
+            notebook=data,
+        )
 
-    def _finish(self, s: Submission, outcome: str, result: GradeResult | None = None, notebook: bytes | None = None,
-                **fields) -> None:
+    def _finish(
+        self, s: Submission, outcome: str, result: GradeResult | None = None, notebook: bytes | None = None, **fields
+    ) -> None:
         """Journal the outcome, then publish."""
         fields = {k: v for k, v in fields.items() if v is not None}
         self.journal.append(s.id, "graded", outcome=outcome, **fields)
@@ -315,8 +366,7 @@ class Service:
                 elif entry.state == "queued":
                     self._admit(_submission(entry))
             except Exception:
-                log.exception("%s: failed again; tried again in %.0f s and at the next start", key,
-                              self.settings.retry)
+                log.exception("%s: failed again; tried again in %.0f s and at the next start", key, self.settings.retry)
                 with self._lock:
                     self._retry.add(key)
 
@@ -365,42 +415,73 @@ class Service:
         if outcome == REPLACED:
             newer = self.entries.get(entry.fields.get("by") or "")
             newer_text = f"at {pages.when(_submitted(newer))} " if newer is not None else ""
-            return (f"not graded: replaced by a newer submission",
-                    pages.short_page(s.stage, f"{s.stage}: replaced by your newer submission", [
+            return (
+                "not graded: replaced by a newer submission",
+                pages.short_page(
+                    s.stage,
+                    f"{s.stage}: replaced by your newer submission",
+                    [
                         f"You submitted {s.stage} again {newer_text}before this submission ({submitted}) was "
                         "graded. Only your latest submission counts, so this one was not graded.",
-                        "Fetch feedback again to see the feedback of your latest submission."]))
+                        "Fetch feedback again to see the feedback of your latest submission.",
+                    ],
+                ),
+            )
         if outcome == RATE_LIMITED:
-            again = pages.when(datetime.fromtimestamp(entry.again, timezone.utc))
+            again = pages.when(datetime.fromtimestamp(entry.again, UTC))
             limit = self.settings.per_hour
-            return (f"not graded: {s.student} reached {limit} submissions per hour",
-                    pages.short_page(s.stage, f"{s.stage}: not graded, the hourly limit is reached", [
+            return (
+                f"not graded: {s.student} reached {limit} submissions per hour",
+                pages.short_page(
+                    s.stage,
+                    f"{s.stage}: not graded, the hourly limit is reached",
+                    [
                         f"Automatic feedback is limited to {limit} graded submissions per student and hour, so "
                         "that everyone in the class gets theirs quickly. You have reached it, so this submission "
                         f"({submitted}) was not graded.",
                         f"Submit again after {again} to get feedback. Until then your grade is the one of your "
                         "latest graded submission. Meanwhile, the checks in the notebook (Validate) tell you a "
-                        "lot."]))
+                        "lot.",
+                    ],
+                ),
+            )
         if outcome == DISABLED:
-            return ("not graded: automatic grading of the stage is turned off",
-                    pages.short_page(s.stage, f"{s.stage}: automatic grading is closed", [
+            return (
+                "not graded: automatic grading of the stage is turned off",
+                pages.short_page(
+                    s.stage,
+                    f"{s.stage}: automatic grading is closed",
+                    [
                         f"Your instructor has turned off automatic grading of {s.stage} (for example after the "
                         f"deadline). This submission ({submitted}) was received but not graded automatically.",
-                        "Your instructor decides how it counts; your latest graded submission keeps its "
-                        "grade."]))
+                        "Your instructor decides how it counts; your latest graded submission keeps its grade.",
+                    ],
+                ),
+            )
         raise ValueError(f"no page for the outcome {outcome!r}")
 
     def _other_page(self, s: Submission, result: GradeResult, notebook_id: str) -> str:
         """The page of a notebook in the submission that is not the stage's."""
         if result.status == "missing":
-            return pages.short_page(s.stage, f"{s.stage}: nothing graded", [
-                f"Your submission has no notebook named {s.stage}.ipynb, so nothing was graded "
-                f"({notebook_id}.ipynb is not the stage's notebook).",
-                f"Work in {s.stage}.ipynb as fetched (or rename your notebook to {s.stage}.ipynb) and submit again."])
-        return pages.short_page(s.stage, f"{notebook_id}: not graded", [
-            f"Only {s.stage}.ipynb is graded in {s.stage}; this notebook is kept with your submission.",
-            f"Result of {s.stage}.ipynb: {_number(result.score)} of {_number(result.max_score)} points; "
-            "its feedback has the details."])
+            return pages.short_page(
+                s.stage,
+                f"{s.stage}: nothing graded",
+                [
+                    f"Your submission has no notebook named {s.stage}.ipynb, so nothing was graded "
+                    f"({notebook_id}.ipynb is not the stage's notebook).",
+                    f"Work in {s.stage}.ipynb as fetched (or rename your notebook to {s.stage}.ipynb) "
+                    "and submit again.",
+                ],
+            )
+        return pages.short_page(
+            s.stage,
+            f"{notebook_id}: not graded",
+            [
+                f"Only {s.stage}.ipynb is graded in {s.stage}; this notebook is kept with your submission.",
+                f"Result of {s.stage}.ipynb: {_number(result.score)} of {_number(result.max_score)} points; "
+                "its feedback has the details.",
+            ],
+        )
 
     def _record(self, s: Submission, result: GradeResult, secret: str, notebook: bytes | None, page: str) -> None:
         """The course folder, if this is the newest graded submission of the student and stage."""
@@ -421,9 +502,11 @@ class Service:
                 return self._write_tables(locked=True)
         with self._lock:
             latest = {key: result for key, (_, result) in sorted(self.latest.items())}
-            inventory = [(e.student, e.id, _what(e)) for e in sorted(self.entries.values(),
-                                                                       key=lambda e: (e.student, e.id))
-                         if e.fields.get("outcome") != IGNORED]
+            inventory = [
+                (e.student, e.id, _what(e))
+                for e in sorted(self.entries.values(), key=lambda e: (e.student, e.id))
+                if e.fields.get("outcome") != IGNORED
+            ]
         self.book.write_tables(latest, inventory)
 
     # -- after a crash -----------------------------------------------------------------------------------
@@ -475,8 +558,9 @@ def _submitted(entry: Entry) -> datetime:
 
 def _without_pages(result: GradeResult) -> GradeResult:
     """What the tables need of a result (the pages and notebook are on disk already)."""
-    return GradeResult(result.stage, result.status, result.score, result.max_score, result.tests, result.notes,
-                       seconds=result.seconds)
+    return GradeResult(
+        result.stage, result.status, result.score, result.max_score, result.tests, result.notes, seconds=result.seconds
+    )
 
 
 def _number(value: float) -> str:
@@ -494,6 +578,8 @@ def _what(entry: Entry) -> str:
         return "waiting to be graded"
     if outcome == GRADED:
         return f"graded: {_number(entry.score)}/{_number(entry.max_score)} ({entry.status})"
-    return {REPLACED: "not graded: replaced by a newer submission",
-            RATE_LIMITED: "not graded: hourly limit of the student reached",
-            DISABLED: "not graded: automatic grading of the stage turned off"}.get(outcome, outcome)
+    return {
+        REPLACED: "not graded: replaced by a newer submission",
+        RATE_LIMITED: "not graded: hourly limit of the student reached",
+        DISABLED: "not graded: automatic grading of the stage turned off",
+    }.get(outcome, outcome)
