@@ -11,6 +11,7 @@ from autograder.lms.export import add_export_parser
 from autograder.lms.sheet import ExportError
 from autograder.nbgrader_cli import NbgraderError
 from autograder.release.generate import CourseSourceError, drift, release, sync_sources
+from autograder.service.cli import add_serve_parsers
 
 
 def command_release(args) -> int:
@@ -54,6 +55,7 @@ def main(argv=None) -> int:
     figures_parser.set_defaults(run=command_figures)
     add_grade_parser(commands)
     add_export_parser(commands)
+    add_serve_parsers(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")  # diagnostics on stderr
     try:

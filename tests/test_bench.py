@@ -1,6 +1,7 @@
 """The benchmark's machinery on a tiny class (bench/grading.py): it must keep working, and the grader must
 give plain nbgrader's scores. Timings are benchmark figures (make bench), never asserted here."""
 import nbformat
+import pytest
 
 from bench import grading
 
@@ -33,3 +34,22 @@ def test_grader_and_serial_nbgrader_agree_on_a_tiny_class(tmp_path):
     assert serial.scores[("s001", STAGE)] > serial.scores[("s002", STAGE)]  # correct beats wrong
     assert grading.differences(serial.scores, project.scores) == []
     assert serial.seconds > 0 and project.peak_mb > 0
+
+
+def test_latency_percentiles_are_nearest_rank():
+    from bench.latency import Latencies
+
+    result = Latencies(STAGE, [float(n) for n in range(20, 0, -1)], 3.0, (0.5, 0.4, 0.3), [1.0, 3.0, 2.0])
+    assert (result.percentile(50), result.percentile(95), result.percentile(100)) == (10.0, 19.0, 20.0)
+    assert result.row() == f"| {STAGE} | 20 in 3.0 s | 10.0 | 19.0 | 20.0 | 10.5 | 2.0 | 0.5, 0.4, 0.3 |"
+
+
+@pytest.mark.slow
+def test_latency_of_the_grading_service_on_two_students(tmp_path):
+    from bench.latency import measure
+
+    result = measure(STAGE, 2, 0.5, 2, tmp_path)
+    assert len(result.seconds) == 2 and all(0 < s < 600 for s in result.seconds)
+    assert len(result.grading) == 2 and all(0 < s < 600 for s in result.grading)
+    grades = (tmp_path / "course" / "grades.csv").read_text().splitlines()
+    assert len(grades) == 1 + 3  # the warm-up student and the two measured ones, each graded

@@ -44,19 +44,25 @@ def write_course(out: Path, template: Workspace, results: list) -> Path:
         for result in sorted(results, key=lambda r: (r.student_id, r.notebook)):
             if not result.cells or not autograded_copy(out, result.student_id, result.notebook).exists():
                 continue
-            gradebook.update_or_create_student(result.student_id)
-            gradebook.update_or_create_submission(result.notebook, result.student_id)
-            notebook = gradebook.find_submission_notebook(result.notebook, result.notebook, result.student_id)
-            notebook.flagged = result.status == Status.FLAGGED
-            grades = {grade.cell.name: grade for grade in notebook.grades}
-            comments = {comment.cell.name: comment for comment in notebook.comments}
-            for gid, values in result.cells.items():
-                if gid in grades:
-                    grade = grades[gid]
-                    grade.auto_score = values["auto_score"]
-                    grade.manual_score = values["manual_score"]
-                    grade.needs_manual_grade = values["needs_manual_grade"]
-                if gid in comments:
-                    comments[gid].auto_comment = values.get("auto_comment")
+            record_result(gradebook, result.student_id, result.result)
         gradebook.db.commit()
     return folder
+
+
+def record_result(gradebook, student_id: str, result, **submission) -> None:
+    """Put one GradeResult's gradebook values (result.cells) into an open nbgrader Gradebook (not committed).
+    submission: fields of nbgrader's SubmittedAssignment, e.g. timestamp."""
+    gradebook.update_or_create_student(student_id)
+    gradebook.update_or_create_submission(result.stage, student_id, **submission)
+    notebook = gradebook.find_submission_notebook(result.stage, result.stage, student_id)
+    notebook.flagged = result.status == Status.FLAGGED
+    grades = {grade.cell.name: grade for grade in notebook.grades}
+    comments = {comment.cell.name: comment for comment in notebook.comments}
+    for gid, values in result.cells.items():
+        if gid in grades:
+            grade = grades[gid]
+            grade.auto_score = values["auto_score"]
+            grade.manual_score = values["manual_score"]
+            grade.needs_manual_grade = values["needs_manual_grade"]
+        if gid in comments:
+            comments[gid].auto_comment = values.get("auto_comment")
