@@ -4,6 +4,7 @@ import sys
 
 from autograder.batch import add_grade_parser
 from autograder.course import FIGURES, ROOT, STAGES, solution_notebook
+from autograder.exchange_feedback import add_return_feedback_parser
 from autograder.execute import refresh_outputs
 from autograder.figures import FigureError, render
 from autograder.nbgrader_cli import NbgraderError
@@ -50,6 +51,7 @@ def main(argv=None) -> int:
     figures_parser = commands.add_parser("figures", help="render Grafiken/*.svg to the PNGs the notebooks embed")
     figures_parser.set_defaults(run=command_figures)
     add_grade_parser(commands)
+    add_return_feedback_parser(commands)
     args = parser.parse_args(argv)
     try:
         return args.run(args)
