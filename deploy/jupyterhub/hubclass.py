@@ -134,8 +134,9 @@ def setup_class(state: Path, instructor: str, students: list[str], port: int = 8
 class Hub:
     """The class's JupyterHub (and through it the proxy and every user's server) as a child process."""
 
-    def __init__(self, state: Path, log_path: Path | None = None):
+    def __init__(self, state: Path, log_path: Path | None = None, bin_dir: Path | None = None):
         self.state = Path(state)
+        self.bin_dir = Path(bin_dir or Path(sys.executable).parent)  # the class environment's bin/
         self.facts = json.loads((self.state / "class.json").read_text(encoding="utf-8"))
         self.log_path = log_path or self.state / "jupyterhub.log"
         self.process: subprocess.Popen | None = None
@@ -145,7 +146,7 @@ class Hub:
         return f"http://127.0.0.1:{self.facts['port']}/"
 
     def start(self, timeout: float = 120) -> "Hub":
-        jupyterhub = Path(sys.executable).parent / "jupyterhub"
+        jupyterhub = self.bin_dir / "jupyterhub"
         if not jupyterhub.exists():
             raise HubError(f"{jupyterhub} is missing: run `make hub-install` first")
         if not (HERE / "node_modules" / ".bin" / "configurable-http-proxy").exists():
