@@ -166,6 +166,7 @@ def _grade(job: Job) -> NotebookResult:
     analysis = analyse(autograded, findings)
     tainted = tainted_tests(autograded, analysis)
     tests = score_tests(workspace, job.stage, STUDENT, info, tainted, analysis.not_run)
+    autograded_file.chmod(0o644)  # nbgrader leaves it read-only: only root could rewrite it
     nbformat.write(feedback_notebook(autograded, analysis, tainted, notes), autograded_file)
     if job.instructor_copy:
         Path(job.instructor_copy).parent.mkdir(parents=True, exist_ok=True)

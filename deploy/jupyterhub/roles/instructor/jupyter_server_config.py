@@ -8,3 +8,5 @@ c = get_config()  # noqa: F821
 c.ServerApp.tornado_settings = {"headers": {"Content-Security-Policy": "frame-ancestors 'self'"}}
 c.LabApp.news_url = None
 c.LabApp.check_for_updates_class = "jupyterlab.NeverCheckForUpdate"
+# Terminals: a plain (not login) bash keeps the class environment first on PATH (python, nbgrader).
+c.ServerApp.terminado_settings = {"shell_command": ["/bin/bash"]}
