@@ -326,7 +326,7 @@ def test_a_class_on_the_hub(hub, browser, failure_screenshots):
     assert set(grades) == {ADA, BOB}, grades
 
     # Each student fetches their feedback and reads their own score and check messages.
-    for page, user, message in ((ada, ADA, "make_batch looks right."), (bob, BOB, "the digit 9 never appears")):
+    for page, user, message in ((ada, ADA, "make_batch looks right."), (bob, BOB, "AssertionError: the digit 9 never appears")):
         page.goto(lab_url(url, user, "lab?reset"))
         open_assignments(page)
         submitted = page.locator("#submitted_assignments_list")
@@ -335,8 +335,12 @@ def test_a_class_on_the_hub(hub, browser, failure_screenshots):
         listing = page.locator(".jp-DirListing-item", has_text=f"{STAGE}.html")
         listing.dblclick()
         viewer = page.frame_locator(".jp-HTMLViewer:not(.lm-mod-hidden) iframe")
-        expect(viewer.locator("body")).to_contain_text(message, timeout=LOAD)
+        outputs = viewer.locator(".output_subarea")  # what the checks printed, not their source
+        expect(outputs.filter(has_text=message)).not_to_have_count(0, timeout=LOAD)
         expect(viewer.locator("body")).to_contain_text("Score")
-        shots.take(page, f"{user} reads feedback")
+        expect(viewer.locator("body")).not_to_contain_text("other files ignored")  # nbgrader's own files
+        shots.take(page, f"{user} reads feedback score")
+        outputs.filter(has_text=message).first.scroll_into_view_if_needed()
+        shots.take(page, f"{user} reads feedback check message")
         other = BOB if user == ADA else ADA
         expect(viewer.locator("body")).not_to_contain_text(other)
