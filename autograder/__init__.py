@@ -4,6 +4,9 @@
                          figures, stored outputs). Imports: the top-level modules only.
 - `autograder.grading`   grades submissions: `grade_notebook` grades one notebook (the one way to grade);
                          the class command, collecting, integrity checks, reports. Imports: isolation, top level.
+- `autograder.service`   the class hub's side: the grading service (`python -m autograder serve`: feedback
+                         seconds after Submit) and returning the grader's pages through nbgrader's exchange.
+                         Imports: grading, isolation, top level.
 - `autograder.lms`       grades back into Moodle and Canvas (`python -m autograder export`): reads the
                          grader's output folder. Imports: grading, top level.
 - `autograder.isolation` where student code runs: limits, the bubblewrap sandbox, warm servers that fork

@@ -9,6 +9,7 @@ from autograder.release.execute import refresh_outputs
 from autograder.release.figures import FigureError, render
 from autograder.lms.export import add_export_parser
 from autograder.lms.sheet import ExportError
+from autograder.service.return_feedback import add_return_feedback_parser
 from autograder.nbgrader_cli import NbgraderError
 from autograder.release.generate import CourseSourceError, drift, release, sync_sources
 from autograder.service.cli import add_serve_parsers
@@ -56,6 +57,7 @@ def main(argv=None) -> int:
     add_grade_parser(commands)
     add_export_parser(commands)
     add_serve_parsers(commands)
+    add_return_feedback_parser(commands)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")  # diagnostics on stderr
     try:

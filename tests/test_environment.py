@@ -36,3 +36,10 @@ def test_ci_runs_the_readme_test_command():
     ci = [l for l in (ROOT / ".ci" / "run").read_text().splitlines() if l.strip() and not l.startswith(("#", "set ", "cd "))]
     assert ci == ["make system-packages", "make test"]
     assert "make system-packages" in readme
+
+
+def test_class_hub_pins_the_versions_of_requirements_txt():
+    """deploy/jupyterhub/requirements.txt (Debian's Python 3.11.2) differs only where a package needs 3.11.5."""
+    course, hub = pins(ROOT / "requirements.txt"), pins(ROOT / "deploy" / "jupyterhub" / "requirements.txt")
+    assert set(course) == set(hub)
+    assert {name for name in course if course[name] != hub[name]} == {"soupsieve"}

@@ -31,6 +31,7 @@ MOODLE = re.compile(r"^(?P<name>.+?)_(?P<id>\d+)_assign(submission|feedback)_(?P
 CANVAS = re.compile(r"^(?P<name>[^_/]+?)(?P<late>_late)?_(?P<id>\d+)_(?P<submission>\d+)_(?P<rest>.+)$", re.I)
 COPY_SUFFIX = re.compile(r"(-copy\d*| copy\d*| \(\d+\)|-\d+|_\d+)$", re.I)
 SAFE_ID = re.compile(r"[^\w.@+-]+")          # \w: letters of every script (Müller stays Müller)
+NBGRADER_BOOKKEEPING = {"timestamp.txt", "submission_secret.txt"}  # in nbgrader's submitted/<student>/<stage>/
 MAX_MEMBER_BYTES = 50 * 1024 * 1024       # a notebook larger than this is reported, not read
 MAX_INNER_ZIP_BYTES = 200 * 1024 * 1024
 
@@ -310,6 +311,9 @@ def collect(submissions: Path, stages: list[str], stage_ids: dict[str, set[str]]
             students[student_id].notes.append(f"several files for {stage}: graded {PurePosixPath(chosen.entry.path).name}")
     ignored: dict[str, list[str]] = {}
     for student_id, path, what in inventory:
+        name = PurePosixPath(path).name
+        if name in NBGRADER_BOOKKEEPING:
+            continue  # nbgrader's exchange writes these next to every submission: not the student's files
         if student_id and what.startswith("ignored") and "another file for" not in what:
             ignored.setdefault(student_id, []).append(PurePosixPath(path).name)
     for student_id, files in ignored.items():

@@ -106,6 +106,7 @@ def grade(job: Job, folder: Path, timings: dict) -> GradeResult:
     autograded, resources = RecordTampering().preprocess(autograded, {KEY: {"findings": findings, "notes": notes}})
     analysis, tainted = resources[KEY]["analysis"], resources[KEY]["tainted"]
     tests = score_tests(workspace, job.stage, STUDENT, info, tainted, analysis.not_run, analysis.test_notes)
+    autograded_file.chmod(0o644)  # nbgrader leaves it read-only: only root could rewrite it
     nbformat.write(StudentFeedback().preprocess(autograded, resources)[0], autograded_file)
     (folder / AUTOGRADED_FILE).write_bytes(autograded_file.read_bytes())
     timings["analysis"] = _since_start()

@@ -16,4 +16,5 @@ Modules, one responsibility each:
   server        the service itself: scanning, rate limits, workers, publishing, recovery after a crash
   hub           the JupyterHub `services` entry that starts it
   cli           the `serve` and `serve-control` commands
+  return_feedback   `python -m autograder return-feedback`: the class command's pages back through the exchange
 """

@@ -42,6 +42,7 @@ def grading_service(
     course_id: str = DEFAULT_COURSE_ID,
     name: str = "autograder",
     python: str = sys.executable,
+    package_root=None,
     extra: list[str] = (),
 ) -> dict:
     """JupyterHub's `services` entry of a managed service that runs the grading service.
@@ -49,13 +50,15 @@ def grading_service(
     user: the Unix account it runs as (JupyterHub needs to run as root for that): the instructor who owns the
     course folder, so that the gradebook stays theirs and Formgrader can write it. None: the hub's own user.
     python: the interpreter of the course's environment (default: this one).
+    package_root: the folder whose `autograder` package the service runs (its working directory; default:
+    this repository). On the class hub: the instructor's course folder, which holds a copy of the package.
     extra: more options of `python -m autograder serve`, e.g. ["--max-per-hour", "30"].
     """
     bin_folder = str(Path(python).parent)
     service = {
         "name": name,
         "command": serve_command(course_root, exchange, course_id, python, extra),
-        "cwd": str(ROOT),
+        "cwd": str(package_root or ROOT),
         "environment": {
             "PATH": os.pathsep.join([bin_folder, "/usr/local/bin", "/usr/bin", "/bin"]),  # nbgrader runs alembic
             "PYTHONUNBUFFERED": "1",  # log lines reach the hub's log as they happen
