@@ -1,0 +1,210 @@
+"""Grading a class on an existing Dask distributed cluster (`python -m autograder grade ... --cluster ADDRESS`).
+
+Only this module imports `distributed`, and only the class command with `--cluster` imports this module.
+
+- `GraderPlugin` (a Dask WorkerPlugin, registered by the client): on each worker, `setup` starts one
+  Grader (the template with the hidden tests, the sandbox probe, the warm servers) in a thread of its own
+  that lives until `teardown` closes it (the warm servers die with the thread that started them). A worker
+  that cannot sandbox student code keeps the reason instead of a Grader, unless the run said --no-sandbox.
+- `grade_on_worker` (the task): the notebook's bytes in, `grade_notebook(...)` with the worker's Grader,
+  `GradeResult.to_dict()` out. It is pure: its temp folders are its own, its key names the task and its
+  content, so Dask may run it again on another worker when one dies mid-task.
+- `execute` (the client): checks every worker (can it grade, with the sandbox, the same course version?),
+  submits the tasks a bounded number at a time (the notebooks' bytes travel with the tasks: no shared
+  filesystem), and hands each result over as it arrives. A notebook whose task killed every worker it ran on
+  (Dask's `distributed.scheduler.allowed-failures`, KilledWorker) becomes an `error` row with the reason.
+"""
+import asyncio
+import concurrent.futures
+import logging
+import threading
+
+from distributed import Client, WorkerPlugin, as_completed, get_worker
+from distributed.scheduler import KilledWorker
+
+from autograder.grading.batch import ClusterError
+from autograder.grading.core import Grader, SandboxUnavailable, grade_notebook
+from autograder.grading.journal import grader_version
+from autograder.grading.result import GradeResult, Status
+from autograder.isolation.limits import Limits
+
+PLUGIN = "qkv-grader"
+log = logging.getLogger(__name__)
+
+
+class GraderPlugin(WorkerPlugin):
+    """One Grader per Dask worker, started in `setup`, closed in `teardown`."""
+
+    idempotent = False  # a new run's plugin replaces the last one (its stages or settings may differ)
+
+    def __init__(self, stages: list[str], sandbox: bool = True, warm: bool = True):
+        self.stages, self.sandbox, self.warm = list(stages), sandbox, warm
+        self.grader: Grader | None = None
+        self.failure = ""
+        self._thread = None
+        self._stop = None
+
+    def __getstate__(self):  # what travels to the workers: the settings, never a running Grader
+        return {"stages": self.stages, "sandbox": self.sandbox, "warm": self.warm}
+
+    def __setstate__(self, state):
+        self.__init__(**state)
+
+    async def setup(self, worker) -> None:
+        started: concurrent.futures.Future = concurrent.futures.Future()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._own_grader, args=(started,), name="qkv-grader", daemon=True)
+        self._thread.start()
+        try:
+            self.grader = await asyncio.wrap_future(started)
+        except SandboxUnavailable as error:
+            self.failure = (f"it cannot sandbox student code: {error} "
+                            "(grade without the sandbox with --no-sandbox)")
+        except Exception as error:  # noqa: BLE001 - the reason is reported to the client
+            self.failure = f"its grader could not start: {type(error).__name__}: {error}"
+        if self.failure:
+            log.error("worker %s cannot grade: %s", worker.address, self.failure)
+
+    def _own_grader(self, started: concurrent.futures.Future) -> None:
+        """The thread that starts the Grader, keeps it (and its servers) alive, and closes it."""
+        try:
+            grader = Grader(self.stages, sandbox=self.sandbox, require_sandbox=self.sandbox, warm=self.warm)
+            grader.start()
+        except BaseException as error:  # noqa: BLE001 - handed to setup()
+            started.set_exception(error)
+            return
+        started.set_result(grader)
+        self._stop.wait()
+        grader.close()
+
+    async def teardown(self, worker) -> None:
+        if self._stop is not None:
+            self._stop.set()
+            await asyncio.to_thread(self._thread.join, 120)
+        self.grader = None
+
+
+def worker_status(dask_worker) -> dict:
+    """What a worker says about itself to the client (through `Client.run`)."""
+    plugin = dask_worker.plugins.get(PLUGIN)
+    grader = getattr(plugin, "grader", None)
+    return {"ok": grader is not None,
+            "failure": getattr(plugin, "failure", "") or ("" if plugin else "the grader plugin is not set up"),
+            "sandbox_line": grader.sandbox_line if grader else "", "warm_line": grader.warm_line if grader else "",
+            "version": grader_version(), "slots": dask_worker.state.nthreads}
+
+
+def grade_on_worker(data: bytes | None, stage: str, limits: dict, notes: list[str]) -> dict:
+    """The task: grade one notebook with this worker's Grader; the result as a plain dict."""
+    worker = get_worker()
+    plugin = worker.plugins.get(PLUGIN)
+    if plugin is None or plugin.grader is None:
+        reason = plugin.failure if plugin is not None else "the grader plugin is not set up"
+        raise ClusterError(f"worker {worker.address} cannot grade: {reason}")
+    result = grade_notebook(data, stage, Limits.from_dict(limits), grader=plugin.grader, notes=tuple(notes))
+    return result.to_dict()
+
+
+def connect(address: str, timeout: float = 20) -> Client:
+    try:
+        return Client(address, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError) as error:
+        raise ClusterError(f"cannot reach the Dask scheduler at {address}: {error}") from error
+
+
+def start_graders(client: Client, stages: list[str], sandbox: bool, warm: bool, wait: float = 120) -> list[str]:
+    """Register the plugin (each worker starts its Grader) and check every worker; returns lines for the
+    terminal and the summary. Raises ClusterError when no worker is there or one cannot grade."""
+    try:
+        client.wait_for_workers(1, timeout=wait)
+    except TimeoutError as error:
+        raise ClusterError(f"no Dask worker joined the scheduler at {client.scheduler.address} "
+                           f"within {wait:.0f} s") from error
+    try:
+        client.register_plugin(GraderPlugin(stages, sandbox, warm), name=PLUGIN)
+    except Exception as error:  # noqa: BLE001 - setup reports failures itself; this is the transport failing
+        raise ClusterError(f"the workers could not start their graders: {error}") from error
+    statuses = client.run(worker_status)
+    ours = grader_version()
+    problems = []
+    for address, status in sorted(statuses.items()):
+        if not status["ok"]:
+            problems.append(f"worker {address} refuses to grade: {status['failure']}")
+        elif status["version"] != ours:
+            problems.append(f"worker {address} has another version of the grader or the hidden tests "
+                            f"({status['version']}, here {ours}): run the workers from the same checkout")
+    if problems:
+        stop_graders(client)
+        raise ClusterError("; ".join(problems))
+    slots = sum(s["slots"] for s in statuses.values())
+    lines = sorted({s["sandbox_line"] for s in statuses.values()}) + sorted({s["warm_line"] for s in statuses.values()})
+    return [f"Cluster: {client.scheduler.address}, {len(statuses)} worker(s) with {slots} grading slot(s) "
+            f"(each Dask worker thread grades one notebook at a time); every worker says:", *lines]
+
+
+def stop_graders(client: Client) -> None:
+    """Close the workers' graders and their warm servers (they hold memory the cluster may need)."""
+    try:
+        client.unregister_worker_plugin(PLUGIN)
+    except Exception as error:  # noqa: BLE001 - a lost scheduler: the workers close them when they stop
+        log.warning("could not stop the workers' graders: %s", error)
+
+
+def slots(client: Client) -> int:
+    return max(1, sum(client.nthreads().values()))
+
+
+def execute(client: Client, tasks: list, limits: Limits, on_result, max_score) -> None:
+    """Grade `tasks` (objects with student_id, stage, notes, key, read()) on the cluster; calls
+    on_result(task, GradeResult) in this thread as each arrives. Keeps about two tasks per grading slot
+    in flight, so the client and the scheduler hold a few notebooks' bytes, not the class's.
+    max_score(stage) gives the maximum of a stage (for the `error` rows)."""
+    pending = list(reversed(tasks))  # pop() takes them in the order given
+    running = {}
+    window = as_completed(loop=client.loop)
+    window_size, submitted = 2 * slots(client) + 2, 0
+
+    def submit_more():
+        nonlocal window_size, submitted
+        while pending and len(running) < window_size:
+            task = pending.pop()
+            data = task.read()
+            future = client.submit(grade_on_worker, data, task.stage, limits.to_dict(), list(task.notes),
+                                   key=task.key, pure=False)
+            running[future.key] = (task, future)
+            window.add(future)
+            submitted += 1
+            if submitted % 50 == 0:  # workers come and go: keep the window at twice the slots
+                window_size = 2 * slots(client) + 2
+
+    submit_more()
+    try:
+        for future in window:
+            task, _ = running.pop(future.key)
+            result = _result_of(future, task, max_score)
+            future.release()
+            on_result(task, result)
+            submit_more()
+    except BaseException:
+        client.cancel([f for _, f in running.values()], force=True)
+        raise
+
+
+def _result_of(future, task, max_score) -> GradeResult:
+    try:
+        return GradeResult.from_dict(future.result())
+    except KilledWorker as error:
+        return GradeResult(task.stage, Status.ERROR, 0.0, max_score(task.stage),
+                           notes=[*task.notes, "grading this notebook killed every worker it ran on; Dask gave up "
+                                  "after the cluster's allowed number of tries (distributed.scheduler."
+                                  f"allowed-failures): {str(error).splitlines()[0][:300]}"])
+    except ClusterError:
+        raise
+    except Exception as error:  # noqa: BLE001 - the task itself failed (grade_notebook does not raise)
+        if future.status == "cancelled":
+            raise ClusterError(f"the scheduler cancelled the grading ({error or 'connection lost'}); "
+                               "what was graded is kept: run again with --resume") from error
+        return GradeResult(task.stage, Status.ERROR, 0.0, max_score(task.stage),
+                           notes=[*task.notes, f"grader error on the cluster: {type(error).__name__}: {error}"])
+
+
