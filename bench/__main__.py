@@ -3,7 +3,7 @@
 Prints one table per part and writes everything printed to bench/RESULTS.md, headed by the machine it ran
 on (CPUs, CPU model, RAM, load average, date). Exits 1 when the grader's scores differ from plain nbgrader's.
 
-    python -m bench [--students 24] [--stages 01_data,...] [--jobs N] [--keep DIR] [--no-notebooks]
+    python -m bench [--students 24] [--stages 01_data,...] [--jobs N] [--keep DIR] [--no-notebooks] [--no-cluster]
 """
 import argparse
 import contextlib
@@ -11,7 +11,7 @@ import io
 import sys
 from pathlib import Path
 
-from bench import grading, notebooks
+from bench import cluster, grading, notebooks
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -35,6 +35,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     grading.add_arguments(parser)
     parser.add_argument("--no-notebooks", action="store_true", help="skip timing the solution notebooks")
+    parser.add_argument("--no-cluster", action="store_true",
+                        help="skip grading the class on a two-worker Dask cluster on this machine")
     parser.add_argument("--results", type=Path, default=RESULTS, help=f"where the tables go (default: {RESULTS})")
     args = parser.parse_args(argv)
     if args.students < 1 or (args.jobs is not None and args.jobs < 1):
@@ -44,6 +46,9 @@ def main(argv=None) -> int:
     print("## Grading: serial nbgrader vs the project's grader\n", file=tee)
     status = grading.compare(args.students, grading.parse_stages(args.stages), args.jobs, args.keep,
                             stream=tee, also_cold=args.also_cold)
+    if not args.no_cluster:
+        print("\n## Grading on a Dask cluster: this machine vs two workers on this machine\n", file=tee, flush=True)
+        status = max(status, cluster.compare(args.students, grading.parse_stages(args.stages), 2, stream=tee))
     if not args.no_notebooks:
         print("\n## Solution notebooks\n", file=tee, flush=True)
         with contextlib.redirect_stdout(tee):

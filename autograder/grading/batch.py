@@ -239,14 +239,14 @@ def _interrupted(tasks: list[Task], rows: list[ClassResult], grader: Grader, pro
             for t in tasks if (t.student_id, t.stage) not in done]
 
 
-def _execute_on_cluster(client, tasks: list[Task], limits: Limits, grader: Grader, record,
+def _execute_on_cluster(client, plugin_name: str, tasks: list[Task], limits: Limits, grader: Grader, record,
                         progress: Progress) -> list[ClassResult]:
     """Grade the tasks on the Dask cluster; record(task, result) saves each result as it arrives."""
     from autograder.grading import cluster
 
     rows: list[ClassResult] = []
     try:
-        cluster.execute(client, tasks, limits, lambda task, result: rows.append(record(task, result)),
+        cluster.execute(client, plugin_name, tasks, limits, lambda task, result: rows.append(record(task, result)),
                         lambda stage: grader.stage_info(stage).max_score)
     except KeyboardInterrupt:
         rows += _interrupted(tasks, rows, grader, progress)
@@ -289,7 +289,7 @@ def grade_class(submissions: Path, out: Path = DEFAULT_OUT, jobs: int | None = N
     tasks = fingerprint_tasks(make_tasks(collection, stages), limits, sandbox)
     journal = Journal(out)
     kept, todo = _resumed(journal, tasks, out) if resume else ([], tasks)
-    client = None
+    client, plugin_name = None, ""
     if cluster:  # the client needs only the template (stage maxima, the class gradebook); the workers grade
         from autograder.grading import cluster as dask_cluster
 
@@ -310,7 +310,7 @@ def grade_class(submissions: Path, out: Path = DEFAULT_OUT, jobs: int | None = N
     try:
         grader.start()  # from this thread: the servers die with the thread that started them
         if client is not None:
-            lines = dask_cluster.start_graders(client, stages, sandbox, warm)
+            plugin_name, lines = dask_cluster.start_graders(client, stages, sandbox, warm)
         else:
             lines = [grader.sandbox_line, grader.warm_line]
         first = len(lines) if client is not None else 1  # the sandbox line(s) first, as people look there
@@ -326,7 +326,7 @@ def grade_class(submissions: Path, out: Path = DEFAULT_OUT, jobs: int | None = N
             print(f"Resuming {out / JOURNAL}: {len(kept)} notebook(s) already graded with the same content are "
                   f"kept; {len(todo)} to grade.", file=stream, flush=True)
         if client is not None:
-            rows = kept + _execute_on_cluster(client, todo, limits, grader, record, progress)
+            rows = kept + _execute_on_cluster(client, plugin_name, todo, limits, grader, record, progress)
         else:
             rows = kept + _execute(todo, workers, limits, grader, record, progress)
         from autograder.grading.workspace import Workspace
@@ -335,7 +335,8 @@ def grade_class(submissions: Path, out: Path = DEFAULT_OUT, jobs: int | None = N
     finally:
         journal.close()
         if client is not None:
-            dask_cluster.stop_graders(client)
+            if plugin_name:
+                dask_cluster.stop_graders(client, plugin_name)
             client.close()
         grader.close()
         stop_run_processes(grader.run_marker)

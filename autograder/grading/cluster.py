@@ -6,6 +6,9 @@ Only this module imports `distributed`, and only the class command with `--clust
   Grader (the template with the hidden tests, the sandbox probe, the warm servers) in a thread of its own
   that lives until `teardown` closes it (the warm servers die with the thread that started them). A worker
   that cannot sandbox student code keeps the reason instead of a Grader, unless the run said --no-sandbox.
+  The plugin's name says its settings and the course version: a run with the same ones (`--resume` after
+  a killed client) finds the graders already started; a finished run removes them. One run per cluster at
+  a time: a run that finishes removes the graders another run with the same settings is using.
 - `grade_on_worker` (the task): the notebook's bytes in, `grade_notebook(...)` with the worker's Grader,
   `GradeResult.to_dict()` out. It is pure: its temp folders are its own, its key names the task and its
   content, so Dask may run it again on another worker when one dies mid-task.
@@ -24,23 +27,24 @@ from distributed.scheduler import KilledWorker
 
 from autograder.grading.batch import ClusterError
 from autograder.grading.core import Grader, SandboxUnavailable, grade_notebook
-from autograder.grading.journal import grader_version
+from autograder.grading.journal import current_grader_version, grader_version
 from autograder.grading.result import GradeResult, Status
 from autograder.isolation.limits import Limits
 
-PLUGIN = "qkv-grader"
+PLUGIN = "qkv-grader"  # the start of the plugins' names
 log = logging.getLogger(__name__)
 
 
 class GraderPlugin(WorkerPlugin):
     """One Grader per Dask worker, started in `setup`, closed in `teardown`."""
 
-    idempotent = False  # a new run's plugin replaces the last one (its stages or settings may differ)
+    idempotent = True  # registered again under the same name (same settings): the running graders stay
 
     def __init__(self, stages: list[str], sandbox: bool = True, warm: bool = True):
         self.stages, self.sandbox, self.warm = list(stages), sandbox, warm
         self.grader: Grader | None = None
         self.failure = ""
+        self.version = ""
         self._thread = None
         self._stop = None
 
@@ -50,7 +54,16 @@ class GraderPlugin(WorkerPlugin):
     def __setstate__(self, state):
         self.__init__(**state)
 
+    @property
+    def name(self) -> str:
+        """The plugin's name: its settings and the client's course version."""
+        import hashlib
+
+        settings = f"{','.join(self.stages)}|sandbox={self.sandbox}|warm={self.warm}|{grader_version()}"
+        return f"{PLUGIN}-{hashlib.sha256(settings.encode()).hexdigest()[:12]}"
+
     async def setup(self, worker) -> None:
+        self.version = await asyncio.to_thread(current_grader_version)  # this worker's files, read now
         started: concurrent.futures.Future = concurrent.futures.Future()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._own_grader, args=(started,), name="qkv-grader", daemon=True)
@@ -84,20 +97,20 @@ class GraderPlugin(WorkerPlugin):
         self.grader = None
 
 
-def worker_status(dask_worker) -> dict:
-    """What a worker says about itself to the client (through `Client.run`)."""
-    plugin = dask_worker.plugins.get(PLUGIN)
+def worker_status(name: str, dask_worker=None) -> dict:
+    """What a worker says about its grader `name` to the client (through `Client.run`)."""
+    plugin = dask_worker.plugins.get(name)
     grader = getattr(plugin, "grader", None)
     return {"ok": grader is not None,
             "failure": getattr(plugin, "failure", "") or ("" if plugin else "the grader plugin is not set up"),
             "sandbox_line": grader.sandbox_line if grader else "", "warm_line": grader.warm_line if grader else "",
-            "version": grader_version(), "slots": dask_worker.state.nthreads}
+            "version": getattr(plugin, "version", ""), "slots": dask_worker.state.nthreads}
 
 
-def grade_on_worker(data: bytes | None, stage: str, limits: dict, notes: list[str]) -> dict:
+def grade_on_worker(plugin_name: str, data: bytes | None, stage: str, limits: dict, notes: list[str]) -> dict:
     """The task: grade one notebook with this worker's Grader; the result as a plain dict."""
     worker = get_worker()
-    plugin = worker.plugins.get(PLUGIN)
+    plugin = worker.plugins.get(plugin_name)
     if plugin is None or plugin.grader is None:
         reason = plugin.failure if plugin is not None else "the grader plugin is not set up"
         raise ClusterError(f"worker {worker.address} cannot grade: {reason}")
@@ -106,25 +119,37 @@ def grade_on_worker(data: bytes | None, stage: str, limits: dict, notes: list[st
 
 
 def connect(address: str, timeout: float = 20) -> Client:
+    """A client of the scheduler at `address` (tcp://HOST:PORT, tls://...), or of the Dask Gateway cluster
+    named in `gateway:NAME` (dask-gateway's own configuration says where the gateway is and how to log in)."""
     try:
+        if address.startswith("gateway:"):
+            try:
+                from dask_gateway import Gateway
+            except ImportError as error:
+                raise ClusterError("--cluster gateway:NAME needs the dask-gateway package "
+                                   "(pip install dask-gateway)") from error
+            return Gateway().connect(address.removeprefix("gateway:")).get_client(set_as_default=False)
         return Client(address, timeout=timeout, set_as_default=False)
-    except (OSError, TimeoutError) as error:
+    except (OSError, TimeoutError, ValueError) as error:
         raise ClusterError(f"cannot reach the Dask scheduler at {address}: {error}") from error
 
 
-def start_graders(client: Client, stages: list[str], sandbox: bool, warm: bool, wait: float = 120) -> list[str]:
-    """Register the plugin (each worker starts its Grader) and check every worker; returns lines for the
-    terminal and the summary. Raises ClusterError when no worker is there or one cannot grade."""
+def start_graders(client: Client, stages: list[str], sandbox: bool, warm: bool,
+                  wait: float = 120) -> tuple[str, list[str]]:
+    """Register the plugin (each worker starts its Grader) and check every worker; returns the plugin's name
+    and lines for the terminal and the summary. Raises ClusterError when no worker is there or one cannot
+    grade."""
     try:
         client.wait_for_workers(1, timeout=wait)
     except TimeoutError as error:
         raise ClusterError(f"no Dask worker joined the scheduler at {client.scheduler.address} "
                            f"within {wait:.0f} s") from error
+    plugin = GraderPlugin(stages, sandbox, warm)
     try:
-        client.register_plugin(GraderPlugin(stages, sandbox, warm), name=PLUGIN)
+        client.register_plugin(plugin, name=plugin.name)
     except Exception as error:  # noqa: BLE001 - setup reports failures itself; this is the transport failing
         raise ClusterError(f"the workers could not start their graders: {error}") from error
-    statuses = client.run(worker_status)
+    statuses = client.run(worker_status, plugin.name)
     ours = grader_version()
     problems = []
     for address, status in sorted(statuses.items()):
@@ -134,18 +159,18 @@ def start_graders(client: Client, stages: list[str], sandbox: bool, warm: bool, 
             problems.append(f"worker {address} has another version of the grader or the hidden tests "
                             f"({status['version']}, here {ours}): run the workers from the same checkout")
     if problems:
-        stop_graders(client)
+        stop_graders(client, plugin.name)
         raise ClusterError("; ".join(problems))
     slots = sum(s["slots"] for s in statuses.values())
     lines = sorted({s["sandbox_line"] for s in statuses.values()}) + sorted({s["warm_line"] for s in statuses.values()})
-    return [f"Cluster: {client.scheduler.address}, {len(statuses)} worker(s) with {slots} grading slot(s) "
+    return plugin.name, [f"Cluster: {client.scheduler.address}, {len(statuses)} worker(s) with {slots} grading slot(s) "
             f"(each Dask worker thread grades one notebook at a time); every worker says:", *lines]
 
 
-def stop_graders(client: Client) -> None:
+def stop_graders(client: Client, name: str) -> None:
     """Close the workers' graders and their warm servers (they hold memory the cluster may need)."""
     try:
-        client.unregister_worker_plugin(PLUGIN)
+        client.unregister_worker_plugin(name)
     except Exception as error:  # noqa: BLE001 - a lost scheduler: the workers close them when they stop
         log.warning("could not stop the workers' graders: %s", error)
 
@@ -154,7 +179,7 @@ def slots(client: Client) -> int:
     return max(1, sum(client.nthreads().values()))
 
 
-def execute(client: Client, tasks: list, limits: Limits, on_result, max_score) -> None:
+def execute(client: Client, plugin_name: str, tasks: list, limits: Limits, on_result, max_score) -> None:
     """Grade `tasks` (objects with student_id, stage, notes, key, read()) on the cluster; calls
     on_result(task, GradeResult) in this thread as each arrives. Keeps about two tasks per grading slot
     in flight, so the client and the scheduler hold a few notebooks' bytes, not the class's.
@@ -168,8 +193,8 @@ def execute(client: Client, tasks: list, limits: Limits, on_result, max_score) -
         nonlocal window_size, submitted
         while pending and len(running) < window_size:
             task = pending.pop()
-            data = task.read()
-            future = client.submit(grade_on_worker, data, task.stage, limits.to_dict(), list(task.notes),
+            data, notes = task.data()
+            future = client.submit(grade_on_worker, plugin_name, data, task.stage, limits.to_dict(), list(notes),
                                    key=task.key, pure=False)
             running[future.key] = (task, future)
             window.add(future)

@@ -30,7 +30,12 @@ FILE_FIELDS = ("feedback_html", "autograded_notebook", "log")
 def grader_version() -> str:
     """A hash of everything that decides a grade on this machine: the grading and isolation code, the
     course's solution notebooks (the hidden tests) and nbgrader's version. Two machines grade alike when
-    their versions agree (the cluster's workers are checked against the client's)."""
+    their versions agree (the cluster's workers are checked against the client's). Computed once per
+    process; `current_grader_version()` reads the files again."""
+    return current_grader_version()
+
+
+def current_grader_version() -> str:
     import nbgrader
 
     digest = hashlib.sha256(f"nbgrader {nbgrader.__version__}\n".encode())
