@@ -100,6 +100,11 @@ def test_a_class_on_the_cluster_gets_the_grades_of_a_local_run(cluster, tmp_path
         "ada": "graded", "bob": "graded", "cyd": "flagged"}
     assert sorted(e["task"] for e in journal(tmp_path / "remote")) == ["ada/01_data", "bob/01_data", "cyd/01_data"]
     assert "2 worker(s) with 2 grading slot(s)" in remote.stdout and "Output: " in remote.stdout
+    # --resume with nothing changed keeps every result and writes the same tables (here: on this machine)
+    again = grade(submissions, tmp_path / "local", "--jobs", "2", "--resume")
+    assert again.returncode == 0, again.stderr
+    assert "3 notebook(s) already graded with the same content are kept; 0 to grade" in again.stdout
+    assert (tmp_path / "local" / "grades.csv").read_bytes() == (tmp_path / "remote" / "grades.csv").read_bytes()
     # the graders are gone from the workers after the run
     with cluster.client() as client:
         assert all(not [n for n in names if n.startswith("qkv-grader")]

@@ -308,10 +308,13 @@ def grade_class(submissions: Path, out: Path = DEFAULT_OUT, jobs: int | None = N
         return row
 
     try:
-        grader.start()  # from this thread: the servers die with the thread that started them
-        if client is not None:
-            plugin_name, lines = dask_cluster.start_graders(client, stages, sandbox, warm)
+        if client is not None:  # the client's template (no servers) is made while the workers start theirs
+            with ThreadPoolExecutor(max_workers=1) as background:
+                making = background.submit(grader.start)
+                plugin_name, lines = dask_cluster.start_graders(client, stages, sandbox, warm)
+                making.result()
         else:
+            grader.start()  # from this thread: the servers die with the thread that started them
             lines = [grader.sandbox_line, grader.warm_line]
         first = len(lines) if client is not None else 1  # the sandbox line(s) first, as people look there
         for line in lines[:first]:

@@ -43,10 +43,8 @@ class GraderPlugin(WorkerPlugin):
     def __init__(self, stages: list[str], sandbox: bool = True, warm: bool = True):
         self.stages, self.sandbox, self.warm = list(stages), sandbox, warm
         self.grader: Grader | None = None
-        self.failure = ""
-        self.version = ""
-        self._thread = None
-        self._stop = None
+        self.failure = self.version = self.address = ""
+        self._thread = self._stop = self._started = None
 
     def __getstate__(self):  # what travels to the workers: the settings, never a running Grader
         return {"stages": self.stages, "sandbox": self.sandbox, "warm": self.warm}
@@ -63,58 +61,72 @@ class GraderPlugin(WorkerPlugin):
         return f"{PLUGIN}-{hashlib.sha256(settings.encode()).hexdigest()[:12]}"
 
     async def setup(self, worker) -> None:
-        self.version = await asyncio.to_thread(current_grader_version)  # this worker's files, read now
-        started: concurrent.futures.Future = concurrent.futures.Future()
+        """Start the Grader in its own thread and return at once: a worker that joins (or is restarted by its
+        nanny) registers without waiting seconds for it; `ready()` waits."""
+        self.address = worker.address
+        self._started = concurrent.futures.Future()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._own_grader, args=(started,), name="qkv-grader", daemon=True)
+        self._thread = threading.Thread(target=self._own_grader, name="qkv-grader", daemon=True)
         self._thread.start()
-        try:
-            self.grader = await asyncio.wrap_future(started)
-        except SandboxUnavailable as error:
-            self.failure = (f"it cannot sandbox student code: {error} "
-                            "(grade without the sandbox with --no-sandbox)")
-        except Exception as error:  # noqa: BLE001 - the reason is reported to the client
-            self.failure = f"its grader could not start: {type(error).__name__}: {error}"
-        if self.failure:
-            log.error("worker %s cannot grade: %s", worker.address, self.failure)
 
-    def _own_grader(self, started: concurrent.futures.Future) -> None:
+    def _own_grader(self) -> None:
         """The thread that starts the Grader, keeps it (and its servers) alive, and closes it."""
         try:
+            self.version = current_grader_version()  # this worker's files, read now
             grader = Grader(self.stages, sandbox=self.sandbox, require_sandbox=self.sandbox, warm=self.warm)
             grader.start()
-        except BaseException as error:  # noqa: BLE001 - handed to setup()
-            started.set_exception(error)
+        except SandboxUnavailable as error:
+            self._fail(f"it cannot sandbox student code: {error} (grade without the sandbox with --no-sandbox)")
             return
-        started.set_result(grader)
+        except BaseException as error:  # noqa: BLE001 - reported to the client and to every task
+            self._fail(f"its grader could not start: {type(error).__name__}: {error}")
+            return
+        self.grader = grader
+        self._started.set_result(grader)
         self._stop.wait()
         grader.close()
+
+    def _fail(self, reason: str) -> None:
+        self.failure = reason
+        log.error("worker %s cannot grade: %s", self.address, reason)
+        self._started.set_result(None)
+
+    def ready(self, timeout: float | None = None) -> Grader:
+        """The started Grader (waits for it); ClusterError with the reason when this worker cannot grade."""
+        if self._started.result(timeout) is None:
+            raise ClusterError(f"worker {self.address} cannot grade: {self.failure}")
+        return self.grader
+
+    async def wait_ready(self) -> None:
+        await asyncio.wrap_future(self._started)
 
     async def teardown(self, worker) -> None:
         if self._stop is not None:
             self._stop.set()
-            await asyncio.to_thread(self._thread.join, 120)
+            await asyncio.to_thread(self._thread.join, 300)
         self.grader = None
 
 
-def worker_status(name: str, dask_worker=None) -> dict:
-    """What a worker says about its grader `name` to the client (through `Client.run`)."""
+async def worker_status(name: str, dask_worker=None) -> dict:
+    """What a worker says about its grader `name` to the client (through `Client.run`), once it started."""
     plugin = dask_worker.plugins.get(name)
-    grader = getattr(plugin, "grader", None)
-    return {"ok": grader is not None,
-            "failure": getattr(plugin, "failure", "") or ("" if plugin else "the grader plugin is not set up"),
+    if plugin is None:
+        return {"ok": False, "failure": "the grader plugin is not set up", "version": "", "slots": 0}
+    await plugin.wait_ready()
+    grader = plugin.grader
+    return {"ok": grader is not None, "failure": plugin.failure,
             "sandbox_line": grader.sandbox_line if grader else "", "warm_line": grader.warm_line if grader else "",
-            "version": getattr(plugin, "version", ""), "slots": dask_worker.state.nthreads}
+            "version": plugin.version, "slots": dask_worker.state.nthreads}
 
 
 def grade_on_worker(plugin_name: str, data: bytes | None, stage: str, limits: dict, notes: list[str]) -> dict:
-    """The task: grade one notebook with this worker's Grader; the result as a plain dict."""
+    """The task: grade one notebook with this worker's Grader (waiting for it to start); a plain dict out."""
     worker = get_worker()
     plugin = worker.plugins.get(plugin_name)
-    if plugin is None or plugin.grader is None:
-        reason = plugin.failure if plugin is not None else "the grader plugin is not set up"
-        raise ClusterError(f"worker {worker.address} cannot grade: {reason}")
-    result = grade_notebook(data, stage, Limits.from_dict(limits), grader=plugin.grader, notes=tuple(notes))
+    if plugin is None:
+        raise ClusterError(f"worker {worker.address} cannot grade: the grader plugin is not set up")
+    grader = plugin.ready()
+    result = grade_notebook(data, stage, Limits.from_dict(limits), grader=grader, notes=tuple(notes))
     return result.to_dict()
 
 
