@@ -72,34 +72,20 @@ class LoopbackCluster:
         with self.client() as client:
             client.wait_for_workers(count, timeout=timeout)
 
-    def worker_pids(self, name: str) -> set[int]:
-        """The nanny of worker `name` and every process below it (the worker, its graders, their kernels)."""
-        import psutil
-
-        try:
-            nanny = psutil.Process(self.workers[name].pid)
-            return {nanny.pid, *(p.pid for p in nanny.children(recursive=True))}
-        except psutil.Error:
-            return set()
-
     def kill_worker(self, name: str) -> None:
         """SIGKILL worker `name` at once, nanny and all (a machine lost), and wait until it is gone."""
         process = self.workers.pop(name)
-        pids = self.worker_pids_of(process.pid)
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+        self.kill_processes(process.pid)
         process.wait(timeout=30)
 
     @staticmethod
-    def worker_pids_of(pid: int) -> set[int]:
+    def processes_of(pid: int) -> set[int]:
+        """`pid` and every process below it."""
         import psutil
 
         try:
-            nanny = psutil.Process(pid)
-            return {nanny.pid, *(p.pid for p in nanny.children(recursive=True))}
+            top = psutil.Process(pid)
+            return {top.pid, *(p.pid for p in top.children(recursive=True))}
         except psutil.Error:
             return {pid}
 
@@ -113,7 +99,7 @@ class LoopbackCluster:
             self.kill_processes(process.pid)
 
     def kill_processes(self, pid: int) -> None:
-        for child in self.worker_pids_of(pid):
+        for child in self.processes_of(pid):
             try:
                 os.kill(child, signal.SIGKILL)
             except OSError:

@@ -122,7 +122,9 @@ def test_a_worker_killed_mid_run_loses_nothing(cluster, tmp_path):
     try:
         victim = worker_address(cluster, "w1")
         with cluster.client() as watcher:
-            assert wait_until(lambda: watcher.processing().get(victim), timeout=600), "w1 never got a task"
+            assert wait_until(lambda: watcher.processing().get(victim) or client_process.poll() is not None,
+                              timeout=600), "w1 never got a task"
+            assert client_process.poll() is None, client_process.communicate()[0]
         cluster.kill_worker("w1")
         output, _ = client_process.communicate(timeout=900)
     finally:
