@@ -16,7 +16,7 @@ STYLE = "body { color: black; }\n" * 400  # a large stylesheet, as nbgrader's fe
 
 
 def course_figure() -> str:
-    payload, (name, mime, data) = next(iter(course_attachments(["01_data"]).items()))
+    payload, (name, mime, data) = next(iter(course_attachments(("01_data",)).items()))
     assert name.endswith(".png") and data.startswith(b"\x89PNG")
     return payload
 

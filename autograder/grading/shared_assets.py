@@ -22,6 +22,7 @@ import json
 import os
 import re
 import shutil
+from functools import lru_cache
 from pathlib import Path
 
 from autograder.course import STAGES, student_notebook
@@ -37,8 +38,10 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
 
-def course_attachments(stages=STAGES) -> dict[str, tuple[str, str, bytes]]:
-    """{base64 payload: (attachment name, mime type, bytes)} of the released notebooks' cell attachments."""
+@lru_cache(maxsize=8)
+def course_attachments(stages=tuple(STAGES)) -> dict[str, tuple[str, str, bytes]]:
+    """{base64 payload: (attachment name, mime type, bytes)} of the released notebooks' cell attachments
+    (read once per process: every saved result asks)."""
     found = {}
     for stage in stages:
         path = student_notebook(stage)
@@ -68,7 +71,7 @@ class SharedAssets:
     def __init__(self, out: Path, stages=STAGES):
         self.out = Path(out)
         self.feedback_static = self.out / "feedback" / STATIC
-        self.attachments = course_attachments(stages)
+        self.attachments = course_attachments(tuple(stages))
 
     def _figure_name(self, payload: str) -> str:
         name, mime, _ = self.attachments[payload]
@@ -98,13 +101,17 @@ class SharedAssets:
         return HEAD_STYLE.sub(style, head) + DATA_IMAGE.sub(figure, body)
 
     def autograded_notebook(self, data: bytes, folder: Path) -> bytes:
-        """The notebook with each released figure attachment replaced by a file beside it (`folder`)."""
+        """The notebook with each released figure attachment replaced by a file beside it (`folder`); the
+        bytes as they are when anything about them is unexpected (the copy must always be written)."""
+        try:
+            return self._shrink_notebook(data, folder)
+        except Exception:  # noqa: BLE001 - a larger copy is better than none
+            return data
+
+    def _shrink_notebook(self, data: bytes, folder: Path) -> bytes:
         import nbformat
 
-        try:
-            notebook = nbformat.reads(data.decode("utf-8"), as_version=4)
-        except (ValueError, UnicodeDecodeError):
-            return data
+        notebook = nbformat.reads(data.decode("utf-8"), as_version=4)
         changed = False
         for cell in notebook.get("cells", []):
             attachments = cell.get("attachments")
