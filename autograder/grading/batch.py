@@ -184,6 +184,8 @@ def save_result(out: Path, row: ClassResult) -> None:
         copy = autograded_copy(out, row.student_id, result.stage)
         copy.parent.mkdir(parents=True, exist_ok=True)
         copy.write_bytes(shared.autograded_notebook(result.autograded_notebook, copy.parent))
+    else:  # --resume: a notebook graded before and gone now leaves no stale copy for Formgrader
+        autograded_copy(out, row.student_id, result.stage).unlink(missing_ok=True)
     if result.status == Status.ERROR and result.log:
         target = out / "logs" / row.student_id / f"{result.stage}.log"
         target.parent.mkdir(parents=True, exist_ok=True)
