@@ -4,7 +4,7 @@
 Prints one table per part and writes everything printed to bench/RESULTS.md, headed by the machine it ran
 on (CPUs, CPU model, RAM, load average, date). Exits 1 when the grader's scores differ from plain nbgrader's.
 
-    python -m bench [--students 24] [--stages 01_data,...] [--jobs N] [--keep DIR] [--no-notebooks]
+    python -m bench [--students 24] [--stages 01_data,...] [--jobs N] [--keep DIR] [--no-notebooks] [--no-cluster]
                     [--no-latency] [--latency-students 24] [--latency-stages 01_data,06_training]
 """
 import argparse
@@ -13,7 +13,7 @@ import io
 import sys
 from pathlib import Path
 
-from bench import grading, latency, notebooks
+from bench import cluster, grading, latency, notebooks
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
@@ -39,6 +39,8 @@ def main(argv=None) -> int:
     parser.add_argument("--no-notebooks", action="store_true", help="skip timing the solution notebooks")
     parser.add_argument("--no-latency", action="store_true", help="skip the grading service's feedback latency")
     latency.add_arguments(parser)
+    parser.add_argument("--no-cluster", action="store_true",
+                        help="skip grading the class on a two-worker Dask cluster on this machine")
     parser.add_argument("--results", type=Path, default=RESULTS, help=f"where the tables go (default: {RESULTS})")
     args = parser.parse_args(argv)
     if args.students < 1 or (args.jobs is not None and args.jobs < 1):
@@ -52,6 +54,9 @@ def main(argv=None) -> int:
     if not args.no_latency:
         print("\n## Feedback latency of the grading service (`python -m autograder serve`)\n", file=tee, flush=True)
         latency.run(args.latency_students, latency_stages, args.latency_spread, args.jobs, stream=tee)
+    if not args.no_cluster:
+        print("\n## Grading on a Dask cluster: this machine vs two workers on this machine\n", file=tee, flush=True)
+        status = max(status, cluster.compare(args.students, grading.parse_stages(args.stages), 2, stream=tee))
     if not args.no_notebooks:
         print("\n## Solution notebooks\n", file=tee, flush=True)
         with contextlib.redirect_stdout(tee):
