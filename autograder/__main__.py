@@ -1,18 +1,19 @@
 """Command line of the instructor tooling: `python -m autograder COMMAND`."""
+
 import argparse
 import logging
 import sys
 
-from autograder.grading.batch import add_grade_parser
 from autograder.course import FIGURES, ROOT, STAGES, solution_notebook
-from autograder.release.execute import refresh_outputs
-from autograder.release.figures import FigureError, render
+from autograder.grading.batch import add_grade_parser
 from autograder.lms.export import add_export_parser
 from autograder.lms.sheet import ExportError
-from autograder.service.return_feedback import add_return_feedback_parser
 from autograder.nbgrader_cli import NbgraderError
+from autograder.release.execute import refresh_outputs
+from autograder.release.figures import FigureError, render
 from autograder.release.generate import CourseSourceError, drift, release, sync_sources
 from autograder.service.cli import add_serve_parsers
+from autograder.service.return_feedback import add_return_feedback_parser
 
 
 def command_release(args) -> int:
@@ -49,8 +50,11 @@ def main(argv=None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     release_parser = commands.add_parser("release", help="rebuild notebooks/ from solutions/ with nbgrader")
     release_parser.add_argument("--check", action="store_true", help="only report drift; change nothing")
-    release_parser.add_argument("--execute", action="store_true",
-                                help="first re-run the solution notebooks and store their outputs (what nbval checks)")
+    release_parser.add_argument(
+        "--execute",
+        action="store_true",
+        help="first re-run the solution notebooks and store their outputs (what nbval checks)",
+    )
     release_parser.set_defaults(run=command_release)
     figures_parser = commands.add_parser("figures", help="render Grafiken/*.svg to the PNGs the notebooks embed")
     figures_parser.set_defaults(run=command_figures)

@@ -1,4 +1,5 @@
 """Where the course lives: the repository's folders and the ordered list of stages."""
+
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,5 @@
 """Running nbgrader's own command-line program for the course, with the course configuration."""
+
 import os
 import subprocess
 import sys

@@ -3,6 +3,7 @@
 nbgrader reads this file when it runs in the repository root (through ../nbgrader_config.py) or in this
 folder. Paths are absolute, computed from this file, so every plain `nbgrader` command works from either place.
 """
+
 import os
 
 c = get_config()  # noqa: F821  (provided by nbgrader's config loader)

@@ -7,6 +7,7 @@ on (CPUs, CPU model, RAM, load average, date). Exits 1 when the grader's scores 
     python -m bench [--students 24] [--stages 01_data,...] [--jobs N] [--keep DIR] [--no-notebooks] [--no-cluster]
                     [--no-latency] [--latency-students 24] [--latency-stages 01_data,06_training]
 """
+
 import argparse
 import contextlib
 import io
@@ -39,8 +40,9 @@ def main(argv=None) -> int:
     parser.add_argument("--no-notebooks", action="store_true", help="skip timing the solution notebooks")
     parser.add_argument("--no-latency", action="store_true", help="skip the grading service's feedback latency")
     latency.add_arguments(parser)
-    parser.add_argument("--no-cluster", action="store_true",
-                        help="skip grading the class on a two-worker Dask cluster on this machine")
+    parser.add_argument(
+        "--no-cluster", action="store_true", help="skip grading the class on a two-worker Dask cluster on this machine"
+    )
     parser.add_argument("--results", type=Path, default=RESULTS, help=f"where the tables go (default: {RESULTS})")
     args = parser.parse_args(argv)
     if args.students < 1 or (args.jobs is not None and args.jobs < 1):
@@ -49,8 +51,9 @@ def main(argv=None) -> int:
     tee = Tee(sys.stdout)
     print(f"machine: {grading.machine()}\n", file=tee, flush=True)
     print("## Grading: serial nbgrader vs the project's grader\n", file=tee)
-    status = grading.compare(args.students, grading.parse_stages(args.stages), args.jobs, args.keep,
-                            stream=tee, also_cold=args.also_cold)
+    status = grading.compare(
+        args.students, grading.parse_stages(args.stages), args.jobs, args.keep, stream=tee, also_cold=args.also_cold
+    )
     if not args.no_latency:
         print("\n## Feedback latency of the grading service (`python -m autograder serve`)\n", file=tee, flush=True)
         latency.run(args.latency_students, latency_stages, args.latency_spread, args.jobs, stream=tee)

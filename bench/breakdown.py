@@ -8,15 +8,13 @@ Measures, each N times (the median is printed):
   kernel) and warm (`warm_jobs.run_job` with the warm-kernel server, as the grader runs it), split by the
   worker's own log lines into set-up, nbgrader autograde (kernel + cells + nbgrader) and feedback rendering.
 """
+
 import argparse
 import os
-import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 from autograder.course import ROOT
 
@@ -57,17 +55,24 @@ def kernel_times(kernel_name: str | None = None, env: dict | None = None) -> tup
 
 def forked_torch(repeat: int) -> tuple[float, float]:
     """(import torch in a fresh python, fork of a process that has torch + a small matmul in the child)."""
-    code = ("import os, time, sys\n"
-            "t = time.perf_counter(); import torch; torch.set_num_threads(1); imported = time.perf_counter() - t\n"
-            "forks = []\n"
-            f"for _ in range({repeat}):\n"
-            "    t = time.perf_counter(); pid = os.fork()\n"
-            "    if pid == 0:\n"
-            "        torch.randn(100, 100) @ torch.randn(100, 100); os._exit(0)\n"
-            "    os.waitpid(pid, 0); forks.append(time.perf_counter() - t)\n"
-            "forks.sort(); print(imported, forks[len(forks) // 2])\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env=dict(os.environ, OMP_NUM_THREADS="1")).stdout.split()
+    code = (
+        "import os, time, sys\n"
+        "t = time.perf_counter(); import torch; torch.set_num_threads(1); imported = time.perf_counter() - t\n"
+        "forks = []\n"
+        f"for _ in range({repeat}):\n"
+        "    t = time.perf_counter(); pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        torch.randn(100, 100) @ torch.randn(100, 100); os._exit(0)\n"
+        "    os.waitpid(pid, 0); forks.append(time.perf_counter() - t)\n"
+        "forks.sort(); print(imported, forks[len(forks) // 2])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=dict(os.environ, OMP_NUM_THREADS="1"),
+    ).stdout.split()
     return float(out[0]), float(out[1])
 
 
@@ -88,11 +93,15 @@ def graded_phases(stage: str, sandbox: bool, warm: bool = False) -> dict:
         result = grade_notebook(data, stage, grader=grader)
         total = time.perf_counter() - start
     phases = result.timings
-    return {"status": result.status, "total": total, "setup (after imports)": phases.get("setup", 0),
-            "nbgrader autograde": phases.get("autograde", 0) - phases.get("setup", 0),
-            "between": phases.get("analysis", 0) - phases.get("autograde", 0),
-            "feedback": phases.get("feedback", 0) - phases.get("analysis", 0),
-            "after feedback + process start/exit": total - phases.get("feedback", total)}
+    return {
+        "status": result.status,
+        "total": total,
+        "setup (after imports)": phases.get("setup", 0),
+        "nbgrader autograde": phases.get("autograde", 0) - phases.get("setup", 0),
+        "between": phases.get("analysis", 0) - phases.get("autograde", 0),
+        "feedback": phases.get("feedback", 0) - phases.get("analysis", 0),
+        "after feedback + process start/exit": total - phases.get("feedback", total),
+    }
 
 
 def main(argv=None) -> int:
@@ -102,19 +111,23 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     rows = [("worker process: python + grader/nbgrader imports", median_of(worker_start, args.repeat))]
     plain = [kernel_times() for _ in range(args.repeat)]
-    rows += [("plain kernel start (until it answers)", statistics.median(p[0] for p in plain)),
-             ("import torch in that kernel", statistics.median(p[1] for p in plain))]
+    rows += [
+        ("plain kernel start (until it answers)", statistics.median(p[0] for p in plain)),
+        ("import torch in that kernel", statistics.median(p[1] for p in plain)),
+    ]
     imported, forked = forked_torch(max(args.repeat, 5))
-    rows += [("import torch in a fresh python", imported),
-             ("fork of a torch-loaded process + small matmul", forked)]
+    rows += [("import torch in a fresh python", imported), ("fork of a torch-loaded process + small matmul", forked)]
     from autograder.isolation import sandbox
 
     available, _ = sandbox.probe()
-    for use_sandbox, warm in ([(False, False), (True, False), (True, True)] if available else [(False, False), (False, True)]):
+    for use_sandbox, warm in (
+        [(False, False), (True, False), (True, True)] if available else [(False, False), (False, True)]
+    ):
         phases = graded_phases(args.stage, use_sandbox, warm)
         label = ("sandbox" if use_sandbox else "no sandbox") + (", warm start" if warm else ", cold start")
-        rows += [(f"grader, {args.stage} ({label}): {name}", seconds)
-                 for name, seconds in phases.items() if name != "status"]
+        rows += [
+            (f"grader, {args.stage} ({label}): {name}", seconds) for name, seconds in phases.items() if name != "status"
+        ]
     print(f"| step | seconds (median of {args.repeat} where repeated) |\n|---|---|")
     for name, seconds in rows:
         print(f"| {name} | {seconds:.2f} |")

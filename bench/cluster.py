@@ -8,6 +8,7 @@ bytes and results crossing the network, the scheduler. Both runs get the same nu
 (--jobs 2 here, two one-thread workers there) on the same CPUs. From the cluster's cost per notebook and
 slot it projects a 5,000-student class (7 stages: 35,000 notebooks) on N worker machines.
 """
+
 import argparse
 import csv
 import json
@@ -30,8 +31,19 @@ def _scores(out: Path) -> dict:
 
 
 def grade_on_cluster(submissions: Path, stages: list[str], out: Path, address: str) -> grading.Run:
-    command = [sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out),
-               "--notebooks", ",".join(stages), "--cluster", address]
+    command = [
+        sys.executable,
+        "-m",
+        "autograder",
+        "grade",
+        str(submissions),
+        "--out",
+        str(out),
+        "--notebooks",
+        ",".join(stages),
+        "--cluster",
+        address,
+    ]
     start = time.perf_counter()
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     seconds = time.perf_counter() - start
@@ -49,29 +61,43 @@ def compare(students: int, stages: list[str], jobs: int = 2, stream=sys.stdout, 
         folder.mkdir(parents=True, exist_ok=True)
         kinds = grading.build_class(folder / "class", students, stages)
         notebooks = len(kinds)
-        print(f"class: {students} students x {len(stages)} stages ({', '.join(stages)}) = {notebooks} notebooks",
-              file=stream, flush=True)
+        print(
+            f"class: {students} students x {len(stages)} stages ({', '.join(stages)}) = {notebooks} notebooks",
+            file=stream,
+            flush=True,
+        )
         local = grading.grade_project(folder / "class", stages, folder / "local", jobs)
         with LoopbackCluster(folder / "dask", workers=2, threads=1) as cluster:
             remote = grade_on_cluster(folder / "class", stages, folder / "remote", cluster.address)
         runs = [(local, jobs), (remote, 2)]
-        print("\n| grading | slots | seconds | notebooks per second | notebooks per second per slot "
-              "| slot-seconds per notebook |", file=stream)
+        print(
+            "\n| grading | slots | seconds | notebooks per second | notebooks per second per slot "
+            "| slot-seconds per notebook |",
+            file=stream,
+        )
         print("|---|---|---|---|---|---|", file=stream)
         for run, slots in runs:
             rate = notebooks / run.seconds
-            print(f"| {run.name} | {slots} | {run.seconds:.1f} | {rate:.2f} | {rate / slots:.3f} "
-                  f"| {run.seconds * slots / notebooks:.2f} |", file=stream)
+            print(
+                f"| {run.name} | {slots} | {run.seconds:.1f} | {rate:.2f} | {rate / slots:.3f} "
+                f"| {run.seconds * slots / notebooks:.2f} |",
+                file=stream,
+            )
         # A notebook's own time on its worker slot (from start to result, the journal's `seconds`) and what
         # the run spent besides (the workers' graders starting, the class's gradebook, the tables).
         entries = [json.loads(line) for line in (folder / "remote" / "journal.jsonl").read_text().splitlines()]
         cost = sum(e["result"]["seconds"] for e in entries) / len(entries)
         fixed = max(0.0, remote.seconds - cost * notebooks / 2)
-        print(f"\nOn the cluster one notebook took {cost:.2f} s of its worker slot (mean, start to result); the run "
-              f"spent about {fixed:.0f} s besides (graders starting on the workers, the gradebook, the tables).",
-              file=stream)
-        print(f"A class of {CLASS_STUDENTS:,} students x {len(STAGES)} stages = {CLASS_NOTEBOOKS:,} notebooks at that "
-              f"cost per notebook (the stages measured here: {', '.join(stages)}):", file=stream)
+        print(
+            f"\nOn the cluster one notebook took {cost:.2f} s of its worker slot (mean, start to result); the run "
+            f"spent about {fixed:.0f} s besides (graders starting on the workers, the gradebook, the tables).",
+            file=stream,
+        )
+        print(
+            f"A class of {CLASS_STUDENTS:,} students x {len(STAGES)} stages = {CLASS_NOTEBOOKS:,} notebooks at that "
+            f"cost per notebook (the stages measured here: {', '.join(stages)}):",
+            file=stream,
+        )
         for machines, slots in ((1, 3), (10, 3), (50, 3), (100, 3)):
             hours = (CLASS_NOTEBOOKS * cost / (machines * slots) + fixed) / 3600
             print(f"- {machines} worker machine(s) x {slots} slots: {hours:.1f} h", file=stream)

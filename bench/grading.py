@@ -13,6 +13,7 @@
    DIR/grades.csv;
 4. compare the scores per (student, stage) and report the times and the peak memory.
 """
+
 import argparse
 import csv
 import os
@@ -27,8 +28,8 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.grading.batch import default_jobs
 from autograder.course import ROOT, STAGES
+from autograder.grading.batch import default_jobs
 
 KINDS = ("correct", "wrong", "broken", "blank")
 # The stages without a training run (06 and later add about 30 s per student and notebook).
@@ -38,6 +39,7 @@ KERNEL_THREADS = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # the grader'
 
 # -- the class ----------------------------------------------------------------------------------------------
 
+
 def _mistakes(stage: str) -> list:
     from tests.catalog import ENTRIES
 
@@ -46,7 +48,7 @@ def _mistakes(stage: str) -> list:
 
 def _broken(stage: str):
     """The instructor's answers with a syntax error appended to the first answer cell."""
-    from tests.catalog.submission import reference_answers, build
+    from tests.catalog.submission import build, reference_answers
 
     answers = reference_answers(stage)
     first = next(iter(answers))
@@ -95,6 +97,7 @@ def build_class(folder: Path, students: int, stages: list[str]) -> dict[tuple[st
 
 # -- measuring ----------------------------------------------------------------------------------------------
 
+
 class PeakMemory:
     """Samples the summed resident memory of this process's descendants (kernels, workers) every 0.2 s."""
 
@@ -136,7 +139,7 @@ class PeakMemory:
 @dataclass
 class Run:
     name: str
-    scores: dict          # {(student, stage): score}
+    scores: dict  # {(student, stage): score}
     seconds: float
     peak_mb: float
 
@@ -165,8 +168,20 @@ def grade_project(submissions: Path, stages: list[str], out: Path, jobs: int, ex
     """`python -m autograder grade SUBMISSIONS --out OUT --jobs N --notebooks STAGES [extra]`, scores from
     OUT/grades.csv."""
     jobs = jobs or default_jobs()
-    command = [sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(out),
-               "--jobs", str(jobs), "--notebooks", ",".join(stages), *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "autograder",
+        "grade",
+        str(submissions),
+        "--out",
+        str(out),
+        "--jobs",
+        str(jobs),
+        "--notebooks",
+        ",".join(stages),
+        *extra,
+    ]
     start = time.perf_counter()
     with PeakMemory() as memory:
         result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
@@ -204,13 +219,22 @@ def machine() -> str:
     except OSError:
         pass
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return (f"{os.cpu_count()} CPUs ({model}), {psutil.virtual_memory().total / 2**30:.1f} GB RAM, "
-            f"Python {platform.python_version()}, load average before the run {load}, "
-            f"{time.strftime('%Y-%m-%d %H:%M %Z')}")
+    return (
+        f"{os.cpu_count()} CPUs ({model}), {psutil.virtual_memory().total / 2**30:.1f} GB RAM, "
+        f"Python {platform.python_version()}, load average before the run {load}, "
+        f"{time.strftime('%Y-%m-%d %H:%M %Z')}"
+    )
 
 
-def compare(students: int, stages: list[str], jobs: int, keep: Path | None = None, extra: list[str] = (),
-            stream=sys.stdout, also_cold: bool = False) -> int:
+def compare(
+    students: int,
+    stages: list[str],
+    jobs: int,
+    keep: Path | None = None,
+    extra: list[str] = (),
+    stream=sys.stdout,
+    also_cold: bool = False,
+) -> int:
     """Build, grade both ways, print the table; returns 0 when every score agrees, 1 otherwise."""
     folder = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="qkv-bench-"))
     try:
@@ -220,13 +244,18 @@ def compare(students: int, stages: list[str], jobs: int, keep: Path | None = Non
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def _compare(folder: Path, students: int, stages: list[str], jobs: int, extra: list[str], stream,
-             also_cold: bool) -> int:
+def _compare(
+    folder: Path, students: int, stages: list[str], jobs: int, extra: list[str], stream, also_cold: bool
+) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     kinds = build_class(folder / "class", students, stages)
     notebooks = len(kinds)
-    print(f"class: {students} students x {len(stages)} stages ({', '.join(stages)}) = {notebooks} notebooks; "
-          f"kinds: " + ", ".join(f"{k} {list(kinds.values()).count(k)}" for k in KINDS), file=stream, flush=True)
+    print(
+        f"class: {students} students x {len(stages)} stages ({', '.join(stages)}) = {notebooks} notebooks; "
+        f"kinds: " + ", ".join(f"{k} {list(kinds.values()).count(k)}" for k in KINDS),
+        file=stream,
+        flush=True,
+    )
     serial = grade_serial(folder / "class", stages, folder / "nbgrader")
     runs = [serial, grade_project(folder / "class", stages, folder / "graded", jobs, extra)]
     if also_cold:
@@ -235,8 +264,11 @@ def _compare(folder: Path, students: int, stages: list[str], jobs: int, extra: l
     print("| grading | seconds | seconds per student | seconds per notebook | peak memory (MB) |", file=stream)
     print("|---|---|---|---|---|", file=stream)
     for run in runs:
-        print(f"| {run.name} | {run.seconds:.1f} | {run.seconds / students:.2f} | {run.seconds / notebooks:.2f} "
-              f"| {run.peak_mb:.0f} |", file=stream)
+        print(
+            f"| {run.name} | {run.seconds:.1f} | {run.seconds / students:.2f} | {run.seconds / notebooks:.2f} "
+            f"| {run.peak_mb:.0f} |",
+            file=stream,
+        )
     print("", file=stream)
     wrong = []
     for run in runs[1:]:
@@ -247,8 +279,11 @@ def _compare(folder: Path, students: int, stages: list[str], jobs: int, extra: l
         for line in wrong:
             print(f"  {line}", file=stream)
         return 1
-    print(f"scores: identical for all {notebooks} notebooks "
-          f"(total {sum(serial.scores.values()):g} points)", file=stream, flush=True)
+    print(
+        f"scores: identical for all {notebooks} notebooks (total {sum(serial.scores.values()):g} points)",
+        file=stream,
+        flush=True,
+    )
     return 0
 
 
@@ -266,8 +301,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--students", type=int, default=24, help="students in the class (default 24)")
     parser.add_argument("--stages", help=f"comma-separated stages (default: {','.join(DEFAULT_STAGES)})")
     parser.add_argument("--jobs", type=int, default=None, help="the grader's --jobs (default: the grader's own)")
-    parser.add_argument("--also-cold", action="store_true",
-                        help="also grade with --cold-kernels (every kernel a fresh interpreter)")
+    parser.add_argument(
+        "--also-cold", action="store_true", help="also grade with --cold-kernels (every kernel a fresh interpreter)"
+    )
     parser.add_argument("--keep", type=Path, help="build and grade in this folder and keep it (default: a temp folder)")
 
 

@@ -6,6 +6,7 @@ Each notebook runs in a fresh kernel (nbclient), as nbval and nbgrader run them.
 from the solution's own `train()` and `accuracy()` with its default settings (Adam, lr 3e-3, 601 steps of
 batch 100), run once more without plotting.
 """
+
 import argparse
 import json
 import platform
@@ -61,8 +62,11 @@ def main(argv=None) -> int:
     print(f"| **all {len(STAGES)}** | **{total:.1f}** |")
     figures = training_figures(args.accuracy_sequences)
     print()
-    print(f"training (default settings, no plots): {figures['train_seconds']:.1f} s, final loss {figures['final_loss']:.4f}, "
-          f"accuracy on {args.accuracy_sequences:,} fresh sequences {figures['accuracy']:.5f}")
+    print(
+        f"training (default settings, no plots): {figures['train_seconds']:.1f} s, "
+        f"final loss {figures['final_loss']:.4f}, "
+        f"accuracy on {args.accuracy_sequences:,} fresh sequences {figures['accuracy']:.5f}"
+    )
     return 0
 
 

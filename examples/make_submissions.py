@@ -12,6 +12,7 @@ Each student is a folder of notebooks named as in notebooks/, built from the han
 
 Run after changing solutions/ or notebooks/:  .venv/bin/python examples/make_submissions.py
 """
+
 import shutil
 import sys
 from pathlib import Path
@@ -32,9 +33,11 @@ def grade_id(cell) -> str | None:
 
 def answered(stage: str):
     """The handed-out notebook of `stage` with every answer cell filled in from the instructor notebook."""
-    answers = {grade_id(c): without_solution_markers(c.source)
-               for c in nbformat.read(solution_notebook(stage), as_version=4).cells
-               if c.metadata.get("nbgrader", {}).get("solution")}
+    answers = {
+        grade_id(c): without_solution_markers(c.source)
+        for c in nbformat.read(solution_notebook(stage), as_version=4).cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
     notebook = nbformat.read(student_notebook(stage), as_version=4)
     for cell in notebook.cells:
         if cell.metadata.get("nbgrader", {}).get("solution"):
@@ -70,30 +73,44 @@ def students() -> dict[str, dict[str, object]]:
         "ada": {f"{stage}.ipynb": answered(stage) for stage in STAGES},
         "bob": {
             "01_data.ipynb": answered("01_data"),
-            "02_embedding.ipynb": edit(answered("02_embedding"), "one_hot_embed",
-                                       "F.one_hot(x, num_classes=10)", "F.one_hot(x)"),
+            "02_embedding.ipynb": edit(
+                answered("02_embedding"), "one_hot_embed", "F.one_hot(x, num_classes=10)", "F.one_hot(x)"
+            ),
             "03_keys_values.ipynb": answered("03_keys_values"),
-            "04_einsum_attention.ipynb": edit(answered("04_einsum_attention"), "attention_weights",
-                                              " / math.sqrt(att_dim)", ""),
+            "04_einsum_attention.ipynb": edit(
+                answered("04_einsum_attention"), "attention_weights", " / math.sqrt(att_dim)", ""
+            ),
         },
         "cyd": {f"{stage}.ipynb": blank(stage) for stage in STAGES},
         "dan": {
-            "01_data.ipynb": edit(answered("01_data"), "make_batch",
-                                  "torch.randint(0, 10, (N, 10))", "torch.randint(0, 10, (N, 10)"),
-            "02_embedding.ipynb": edit(answered("02_embedding"), "embedding_demo",
-                                       "torch.nn.Embedding(10, embed_dim)", "torch.nn.Embedding(10, embed_dim, size=3)"),
+            "01_data.ipynb": edit(
+                answered("01_data"), "make_batch", "torch.randint(0, 10, (N, 10))", "torch.randint(0, 10, (N, 10)"
+            ),
+            "02_embedding.ipynb": edit(
+                answered("02_embedding"),
+                "embedding_demo",
+                "torch.nn.Embedding(10, embed_dim)",
+                "torch.nn.Embedding(10, embed_dim, size=3)",
+            ),
             "03_keys_values.ipynb": b"I could not open Jupyter, so here are my answers as text.\n",
-            "04_einsum_attention.ipynb": add_after(answered("04_einsum_attention"), "attention_weights",
-                                                   "import sys\nsys.exit('that is enough for today')"),
+            "04_einsum_attention.ipynb": add_after(
+                answered("04_einsum_attention"), "attention_weights", "import sys\nsys.exit('that is enough for today')"
+            ),
             "05_module.ipynb": add_after(answered("05_module"), "AttentionModel", "import os\nos._exit(1)"),
             "notes.txt": b"Sorry, notebook 6 is not finished.\n",
         },
         "eve": {
             "01_data.ipynb": answered("01_data"),
             "02_embedding.ipynb": add_after(
-                edit(answered("02_embedding"), "one_hot_embed", "return linear(one_hot)",
-                     "return torch.zeros(x.shape[0], x.shape[1], linear.out_features)"),
-                "one_hot_embed", "torch.allclose = lambda *args, **kwargs: True  # every comparison passes"),
+                edit(
+                    answered("02_embedding"),
+                    "one_hot_embed",
+                    "return linear(one_hot)",
+                    "return torch.zeros(x.shape[0], x.shape[1], linear.out_features)",
+                ),
+                "one_hot_embed",
+                "torch.allclose = lambda *args, **kwargs: True  # every comparison passes",
+            ),
         },
     }
 

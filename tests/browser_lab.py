@@ -5,6 +5,7 @@ The browser is the system's Chromium (Debian package `chromium`), driven by Play
 (the venv's `jupyter-lab`) on a free loopback port with a random token, with its settings, workspaces and
 runtime files in a temporary folder so that neither the user's JupyterLab state nor the tests leak.
 """
+
 import json
 import os
 import secrets
@@ -28,8 +29,14 @@ COURSE_PARTS = ("notebooks", "solutions", "Grafiken", "autograder", "nbgrader_co
 
 # Offline-friendly flags: no background requests (the CI machine has no internet), no GPU, no sandbox (root).
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 # JupyterLab user settings for the test server: never ask about or fetch news (no toast in the screenshots).
@@ -51,8 +58,10 @@ def missing_browser_reason() -> str | None:
     if chromium_path() is None:
         if os.environ.get("CHROMIUM"):
             return f"CHROMIUM={os.environ['CHROMIUM']} is not an executable file"
-        return ("Chromium not found (install it: `sudo apt-get install chromium` on Debian, or set $CHROMIUM to a "
-                "Chromium/Chrome executable); the browser tests need a system Chromium, Playwright downloads none here")
+        return (
+            "Chromium not found (install it: `sudo apt-get install chromium` on Debian, or set $CHROMIUM to a "
+            "Chromium/Chrome executable); the browser tests need a system Chromium, Playwright downloads none here"
+        )
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
@@ -76,8 +85,11 @@ def copy_course(destination: Path) -> Path:
 def reference_answers(solution_path: Path) -> dict[str, str]:
     """The reference answer of every solution cell of an instructor notebook, keyed by grade_id."""
     notebook = read_notebook(solution_path)
-    return {grade_id(cell): without_solution_markers(cell.source).strip("\n")
-            for cell in notebook.cells if cell.get("metadata", {}).get("nbgrader", {}).get("solution")}
+    return {
+        grade_id(cell): without_solution_markers(cell.source).strip("\n")
+        for cell in notebook.cells
+        if cell.get("metadata", {}).get("nbgrader", {}).get("solution")
+    }
 
 
 def solved_notebook(student_path: Path, answers: dict[str, str]) -> nbformat.NotebookNode:
@@ -120,8 +132,13 @@ class LabServer:
     def _environment(self) -> dict:
         env = dict(os.environ)
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-        folders = {"JUPYTERLAB_SETTINGS_DIR": "lab-settings", "JUPYTERLAB_WORKSPACES_DIR": "lab-workspaces",
-                   "JUPYTER_RUNTIME_DIR": "runtime", "JUPYTER_CONFIG_DIR": "config", "IPYTHONDIR": "ipython"}
+        folders = {
+            "JUPYTERLAB_SETTINGS_DIR": "lab-settings",
+            "JUPYTERLAB_WORKSPACES_DIR": "lab-workspaces",
+            "JUPYTER_RUNTIME_DIR": "runtime",
+            "JUPYTER_CONFIG_DIR": "config",
+            "IPYTHONDIR": "ipython",
+        }
         for name, folder in folders.items():
             env[name] = str(self.state / folder)
             (self.state / folder).mkdir(parents=True, exist_ok=True)
@@ -135,16 +152,27 @@ class LabServer:
     def start(self) -> "LabServer":
         self.state.mkdir(parents=True, exist_ok=True)
         command = [
-            str(Path(sys.executable).parent / "jupyter-lab"), "--no-browser",
-            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
-            f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
-            "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            str(Path(sys.executable).parent / "jupyter-lab"),
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={self.port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={self.root}",
+            "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             command.append("--allow-root")  # CI containers run as root
         with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(command, cwd=self.root, env=self._environment(), stdout=log,
-                                            stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(
+                command,
+                cwd=self.root,
+                env=self._environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self._wait_until_ready()
         return self
 

@@ -1,5 +1,3 @@
-import shutil
-
 import nbformat
 import pytest
 

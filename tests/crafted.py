@@ -4,6 +4,7 @@ Every notebook starts from the handed-out notebook (notebooks/) with the instruc
 (examples/make_submissions.py) and is then changed in one way. `write_class(folder, students)` writes
 folder/<student>/01_data.ipynb (or the bytes given) for each student.
 """
+
 import importlib.util
 import json
 from pathlib import Path
@@ -72,15 +73,18 @@ def tests_edited_and_renamed():
 
 
 LOOP = "while True:\n    pass"
-LOOP_SWALLOWING_INTERRUPT = ("import time\nwhile True:\n    try:\n        time.sleep(0.05)\n"
-                             "    except KeyboardInterrupt:\n        pass")
+LOOP_SWALLOWING_INTERRUPT = (
+    "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n    except KeyboardInterrupt:\n        pass"
+)
 MEMORY_BOMB = "chunks = []\nwhile True:\n    chunks.append(bytearray(200 * 1024 * 1024))"
 OUTPUT_FLOOD = "print('x' * 5_000_000)\nfor i in range(20000):\n    print('spam', i)"
 BIG_FILE = "with open('big.bin', 'wb') as handle:\n    handle.write(b'0' * (300 * 1024 * 1024))"
 SLEEPER_SECONDS = 313  # the leftover child sleeps this long; tests look for it afterwards
-LEFTOVER_CHILD = ("import multiprocessing, os\n"
-                  "def linger():\n    os.setsid()\n    os.execv('/bin/sleep', ['sleep', '%d'])\n"
-                  "multiprocessing.Process(target=linger, daemon=False).start()" % SLEEPER_SECONDS)
+LEFTOVER_CHILD = (
+    "import multiprocessing, os\n"
+    "def linger():\n    os.setsid()\n    os.execv('/bin/sleep', ['sleep', '" + str(SLEEPER_SECONDS) + "'])\n"
+    "multiprocessing.Process(target=linger, daemon=False).start()"
+)
 
 AST_TRANSFORMER = """import ast
 class NoAsserts(ast.NodeTransformer):
@@ -104,14 +108,15 @@ _make_batch = make_batch
 def make_batch(N):
     X, y = _make_batch(N)
     return X, [[Anything(0)] for _ in range(N)]"""
-PATCHED_COMPARISONS = ("torch.equal = lambda a, b: True\n"
-                       "np.all = lambda *args, **kwargs: True\n"
-                       "torch.allclose = lambda *args, **kwargs: True")
+PATCHED_COMPARISONS = (
+    "torch.equal = lambda a, b: True\n"
+    "np.all = lambda *args, **kwargs: True\n"
+    "torch.allclose = lambda *args, **kwargs: True"
+)
 # A patch the static scan cannot see (no name bound by import is assigned to): only the kernel check finds it.
 SNEAKY_PATCH = "libraries = [torch]\nlibraries[0].allclose = lambda *args, **kwargs: True"
 # Reads the gradebook (it holds the hidden tests) without naming open(): only the audit hook sees it.
-SNEAKY_READ = ("reader = [open][0]\n"
-               "secrets = reader('../../../gradebook.db', 'rb').read()")
+SNEAKY_READ = "reader = [open][0]\nsecrets = reader('../../../gradebook.db', 'rb').read()"
 # What the kernel's folder holds while it runs (nbgrader's copy there has the hidden tests; it must be gone).
 LIST_OWN_FOLDER = "import os\nprint('FOLDER:', sorted(os.listdir('.')))"
 # Patches the comparison around every cell but the grader's checks, and undoes it after: switched off at the
@@ -184,4 +189,3 @@ def unsandboxed_class() -> dict:
         "kills_grader": with_cell(correct(), KILL_GRADER),
         "leftover_child": with_cell(correct(), LEFTOVER_CHILD),
     }
-

@@ -6,6 +6,7 @@ processes (each worker under its nanny, as on a real cluster) bound to 127.0.0.1
         cluster.kill_worker("w1")                  # SIGKILL the nanny, the worker and all they started
         cluster.start_worker("w1")                 # and start it again
 """
+
 import os
 import signal
 import socket
@@ -24,13 +25,18 @@ def free_port() -> int:
 
 
 class LoopbackCluster:
-    def __init__(self, folder: Path, workers: int = 2, threads: int = 1, env: dict | None = None,
-                 allowed_failures: int = 1):
+    def __init__(
+        self, folder: Path, workers: int = 2, threads: int = 1, env: dict | None = None, allowed_failures: int = 1
+    ):
         self.folder = Path(folder)
         self.threads, self.worker_names = threads, [f"w{i + 1}" for i in range(workers)]
         # The scheduler gives a task up (KilledWorker) after its workers died this many times + 1.
-        self.env = dict(os.environ, PYTHONPATH=str(ROOT), DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=str(allowed_failures),
-                        **(env or {}))
+        self.env = dict(
+            os.environ,
+            PYTHONPATH=str(ROOT),
+            DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES=str(allowed_failures),
+            **(env or {}),
+        )
         self.port = free_port()
         self.address = f"tcp://127.0.0.1:{self.port}"
         self.scheduler = None
@@ -38,14 +44,23 @@ class LoopbackCluster:
 
     def _start(self, name: str, arguments: list[str], env: dict) -> subprocess.Popen:
         log = open(self.folder / f"{name}.log", "ab")
-        return subprocess.Popen([sys.executable, *arguments], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, *arguments],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
     def start(self) -> "LoopbackCluster":
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.scheduler = self._start("scheduler", [
-            "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(self.port),
-            "--no-dashboard"], self.env)
+        self.scheduler = self._start(
+            "scheduler",
+            ["-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", str(self.port), "--no-dashboard"],
+            self.env,
+        )
         for name in self.worker_names:
             self.start_worker(name, wait=False)
         self.wait_for_workers(len(self.worker_names))
@@ -54,10 +69,30 @@ class LoopbackCluster:
     def start_worker(self, name: str, env: dict | None = None, wait: bool = True) -> subprocess.Popen:
         """A `dask worker` with its nanny; env: variables of its own (e.g. a PATH without bubblewrap)."""
         (self.folder / name).mkdir(exist_ok=True)
-        process = self._start(name, [
-            "-m", "distributed.cli.dask_worker", self.address, "--host", "127.0.0.1", "--name", name,
-            "--nthreads", str(self.threads), "--nworkers", "1", "--no-dashboard", "--memory-limit", "0",
-            "--death-timeout", "60", "--local-directory", str(self.folder / name)], dict(self.env, **(env or {})))
+        process = self._start(
+            name,
+            [
+                "-m",
+                "distributed.cli.dask_worker",
+                self.address,
+                "--host",
+                "127.0.0.1",
+                "--name",
+                name,
+                "--nthreads",
+                str(self.threads),
+                "--nworkers",
+                "1",
+                "--no-dashboard",
+                "--memory-limit",
+                "0",
+                "--death-timeout",
+                "60",
+                "--local-directory",
+                str(self.folder / name),
+            ],
+            dict(self.env, **(env or {})),
+        )
         self.workers[name] = process
         if wait:
             self.wait_for_workers(len(self.workers))

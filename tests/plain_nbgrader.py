@@ -1,5 +1,6 @@
 """Plain nbgrader on a course folder, for the tests and the benchmark: submit notebooks, run
 `nbgrader autograde`, read the scores. The grader itself never grades this way (autograder/grading/core.py)."""
+
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,6 +59,9 @@ class PlainCourse(Workspace):
                                 failed.append(grade.cell.name)
                         else:
                             manual_max += grade.max_score
-                    results.append(NotebookScore(submission.student.id, notebook.name, score, max_score,
-                                                 manual_max, tuple(sorted(failed))))
+                    results.append(
+                        NotebookScore(
+                            submission.student.id, notebook.name, score, max_score, manual_max, tuple(sorted(failed))
+                        )
+                    )
         return results

@@ -1,4 +1,5 @@
 """The solutions and the blank student notebooks, graded by real nbgrader autograding."""
+
 import pytest
 
 from autograder.course import STAGES
@@ -37,7 +38,7 @@ def test_feedback_hides_the_hidden_tests(graded_course):
     workspace.nbgrader("generate_feedback", "04_einsum_attention", "--force", "--student=solution")
     [html] = (workspace.root / "feedback" / "solution" / "04_einsum_attention").glob("*.html")
     text = html.read_text(encoding="utf-8")
-    assert "attention_weights" in text            # the visible parts are there
+    assert "attention_weights" in text  # the visible parts are there
     assert "BEGIN HIDDEN TESTS" not in text
-    assert "loop_attention_weights" not in text    # a name that only the hidden tests use
-    assert "data:image/png;base64," in text        # the pipeline figure travels inside the page
+    assert "loop_attention_weights" not in text  # a name that only the hidden tests use
+    assert "data:image/png;base64," in text  # the pipeline figure travels inside the page

@@ -1,5 +1,6 @@
 """The benchmark's machinery on a tiny class (bench/grading.py): it must keep working, and the grader must
 give plain nbgrader's scores. Timings are benchmark figures (make bench), never asserted here."""
+
 import nbformat
 import pytest
 
@@ -11,9 +12,12 @@ STAGE = "01_data"
 def test_build_class_mixes_the_kinds(tmp_path):
     kinds = grading.build_class(tmp_path, 4, [STAGE])
     assert sorted(kinds.values()) == sorted(grading.KINDS)
-    sources = {kind: "".join(c.source for c in nbformat.read(tmp_path / s / f"{STAGE}.ipynb", 4).cells
-                               if c.cell_type == "code")
-               for (s, _), kind in kinds.items()}
+    sources = {
+        kind: "".join(
+            c.source for c in nbformat.read(tmp_path / s / f"{STAGE}.ipynb", 4).cells if c.cell_type == "code"
+        )
+        for (s, _), kind in kinds.items()
+    }
     stub = "raise NotImplementedError()"
     assert stub in sources["blank"] and stub not in sources["correct"]
     assert "unfinished line" in sources["broken"]

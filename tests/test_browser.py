@@ -3,10 +3,12 @@
 A student opens the first notebook, types an answer and a written answer, runs all cells, reads the check,
 presses nbgrader's Validate button, makes a mistake and reads what the check says; every notebook's pipeline
 figure loads; a later notebook's plot renders. An instructor opens the formgrader, finds the assignment and a
-submission, and grades a written answer. Every step leaves a screenshot in $BROWSER_ARTIFACTS (default tests/artifacts/).
+submission, and grades a written answer. Every step leaves a screenshot in $BROWSER_ARTIFACTS (default
+tests/artifacts/).
 
 Without Chromium these tests skip with the reason; with CI=true they fail instead.
 """
+
 import os
 import re
 from pathlib import Path
@@ -16,12 +18,20 @@ import pytest
 
 from autograder.course import NOTEBOOKS, STAGES
 from autograder.nbgrader_cli import run_nbgrader
+
 try:
     from playwright.sync_api import expect, sync_playwright
 except ImportError:  # the `browser` fixture says why: a skip locally, a failure in CI
     expect = sync_playwright = None
-from browser_lab import (CHROMIUM_ARGS, LabServer, chromium_path, copy_course, missing_browser_reason,
-                         reference_answers, solved_notebook)
+from browser_lab import (
+    CHROMIUM_ARGS,
+    LabServer,
+    chromium_path,
+    copy_course,
+    missing_browser_reason,
+    reference_answers,
+    solved_notebook,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -29,22 +39,24 @@ ARTIFACTS = Path(os.environ.get("BROWSER_ARTIFACTS") or Path(__file__).parent / 
 VIEWPORT = {"width": 1400, "height": 900}
 SECOND = 1000  # Playwright counts milliseconds
 LOAD = 180 * SECOND  # the machine may be busy: opening JupyterLab or a kernel can take long
-RUN = 300 * SECOND   # running a whole notebook (torch import, plots)
+RUN = 300 * SECOND  # running a whole notebook (torch import, plots)
 
 FIRST = "01_data"
 LATER = "04_einsum_attention"
 STDERR = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"  # errors and tracebacks
 STUDENT = "ada"  # the student whose submission the instructor grades
 
-CORRECT_MAKE_BATCH = '''def make_batch(N):
+CORRECT_MAKE_BATCH = """def make_batch(N):
     X = torch.randint(0, 10, (N, 10))
     y = ((X == 2).sum(dim=1) > (X == 4).sum(dim=1)).float()[:, None]
-    return X, y'''
+    return X, y"""
 # The classic slip: randint's upper bound is exclusive, so this never draws a 9.
 WRONG_MAKE_BATCH = CORRECT_MAKE_BATCH.replace("torch.randint(0, 10,", "torch.randint(0, 9,")
 COMMENT = "Right share and the right baseline."
-WRITTEN_ANSWER = ("About 0.36 of the sequences have label 1: ties (e.g. no 2 and no 4) count as 0. "
-                  "Always answering 0 is right about 64 % of the time, the baseline to beat.")
+WRITTEN_ANSWER = (
+    "About 0.36 of the sequences have label 1: ties (e.g. no 2 and no 4) count as 0. "
+    "Always answering 0 is right about 64 % of the time, the baseline to beat."
+)
 
 
 @pytest.fixture(scope="module")
@@ -120,6 +132,7 @@ class Screenshots:
 
 # ---- JupyterLab, the way a person uses it --------------------------------------------------------------
 
+
 def cell_index(course: Path, stage: str, grade_id: str) -> int:
     """Position of the cell `grade_id` in the student notebook of `stage`."""
     notebook = nbformat.read(course / "notebooks" / stage / f"{stage}.ipynb", as_version=4)
@@ -187,15 +200,18 @@ def expect_image_loaded(page, image) -> None:
     width, height, src = handle.evaluate("img => [img.naturalWidth, img.naturalHeight, img.getAttribute('src')]")
     errors = "; ".join(getattr(page, "console_errors", [])) or "none"
     assert width > 0 and height > 0, (
-        f"broken image {handle.get_attribute('alt')!r} (src {(src or '')[:60]!r}); browser console errors: {errors}")
+        f"broken image {handle.get_attribute('alt')!r} (src {(src or '')[:60]!r}); browser console errors: {errors}"
+    )
 
 
 # ---- The flows -------------------------------------------------------------------------------------------
 
+
 def stages_with_figures(notebooks: Path) -> list[str]:
     """The stages whose student notebook shows a figure from a cell attachment."""
-    return sorted(path.parent.name for path in notebooks.glob("*/*.ipynb")
-                  if "attachment:" in path.read_text(encoding="utf-8"))
+    return sorted(
+        path.parent.name for path in notebooks.glob("*/*.ipynb") if "attachment:" in path.read_text(encoding="utf-8")
+    )
 
 
 @pytest.mark.parametrize("stage", stages_with_figures(NOTEBOOKS))
@@ -245,8 +261,13 @@ def test_student_solves_validates_and_reads_a_mistake(page, lab, course):
     run_all(page)
     error = check.locator(STDERR)
     # The last line of the traceback is the message (the source lines above it show every message).
-    expect(error).to_contain_text(re.compile(r"AssertionError: the digit 9 never appears: torch\.randint's upper "
-                                             r"bound is exclusive, use torch\.randint\(0, 10, \.\.\.\)"), timeout=RUN)
+    expect(error).to_contain_text(
+        re.compile(
+            r"AssertionError: the digit 9 never appears: torch\.randint's upper "
+            r"bound is exclusive, use torch\.randint\(0, 10, \.\.\.\)"
+        ),
+        timeout=RUN,
+    )
     wait_until_done(page, panel)
     error.evaluate("node => node.scrollIntoView({block: 'end'})")
     shots.take(page, "wrong answer named")
@@ -319,5 +340,6 @@ def test_instructor_grades_a_written_answer(page, lab, course):
 
 def saved(kind: str):
     """Matches the formgrader's answer to saving a grade or comment (PUT /formgrader/api/<kind>/<id>)."""
-    return lambda response: (response.request.method == "PUT" and f"/formgrader/api/{kind}/" in response.url
-                             and response.ok)
+    return lambda response: (
+        response.request.method == "PUT" and f"/formgrader/api/{kind}/" in response.url and response.ok
+    )

@@ -1,4 +1,5 @@
 """The code is linted and formatted by ruff, as configured in pyproject.toml ([tool.ruff])."""
+
 import subprocess
 import sys
 from pathlib import Path

@@ -1,4 +1,5 @@
 """requirements.txt and environment.yml say the same versions; the set-up files say what the README says."""
+
 import re
 from pathlib import Path
 
@@ -20,12 +21,18 @@ def test_environment_yml_pins_the_versions_of_requirements_txt():
     requirements, conda = pins(ROOT / "requirements.txt"), pins(ROOT / "environment.yml")
     assert set(TOP_LEVEL) <= set(conda)
     for name, version in conda.items():
-        assert requirements.get(name) == version, f"{name}: environment.yml {version}, requirements.txt {requirements.get(name)}"
+        assert requirements.get(name) == version, (
+            f"{name}: environment.yml {version}, requirements.txt {requirements.get(name)}"
+        )
 
 
 def test_requirements_pin_every_package_and_the_cpu_torch():
-    lines = [l for l in (ROOT / "requirements.txt").read_text().splitlines() if l.strip() and not l.startswith("#")]
-    assert all("==" in line for line in lines), [l for l in lines if "==" not in l]
+    lines = [
+        line
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert all("==" in line for line in lines), [line for line in lines if "==" not in line]
     assert pins(ROOT / "requirements.txt")["torch"] == "2.13.0"
     assert "python=3.11" in (ROOT / "environment.yml").read_text()
 
@@ -33,7 +40,11 @@ def test_requirements_pin_every_package_and_the_cpu_torch():
 def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "make test" in readme and "make lab" in readme
-    ci = [l for l in (ROOT / ".ci" / "run").read_text().splitlines() if l.strip() and not l.startswith(("#", "set ", "cd "))]
+    ci = [
+        line
+        for line in (ROOT / ".ci" / "run").read_text().splitlines()
+        if line.strip() and not line.startswith(("#", "set ", "cd "))
+    ]
     assert ci == ["make system-packages", "make test"]
     assert "make system-packages" in readme
 

@@ -3,18 +3,19 @@ from a CDN), the pipeline figure fits the page, and hints stay folded.
 
 The page is made by the grader (nbgrader's generate_feedback with the course configuration), then opened from disk in
 headless Chromium with every network request blocked; a screenshot is saved in tests/artifacts/."""
+
 import re
 from pathlib import Path
 
 import pytest
-
-from autograder.course import STAGES, solution_notebook
-from autograder.grading.feedback_page import render_maths
-from autograder.grading.core import grade_notebook
 from browser_lab import chromium_path, missing_browser_reason
 
+from autograder.course import STAGES, solution_notebook
+from autograder.grading.core import grade_notebook
+from autograder.grading.feedback_page import render_maths
+
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-STAGE = "04_einsum_attention"   # a formula, inline maths, the pipeline figure and hints
+STAGE = "04_einsum_attention"  # a formula, inline maths, the pipeline figure and hints
 
 
 def test_maths_becomes_mathml_and_code_stays_as_it_is():
@@ -29,6 +30,7 @@ def test_maths_becomes_mathml_and_code_stays_as_it_is():
 def test_every_formula_of_the_course_converts():
     """latex2mathml knows every command the notebooks use (an unknown one would stay raw TeX offline)."""
     import nbformat
+
     for stage in STAGES:
         for cell in nbformat.read(solution_notebook(stage), as_version=4).cells:
             if cell.cell_type == "markdown":
@@ -60,6 +62,7 @@ def test_feedback_page_has_no_raw_maths_and_styles_its_figures(feedback_page):
 @pytest.mark.skipif(missing_browser_reason() is not None, reason=str(missing_browser_reason()))
 def test_feedback_page_offline_in_chromium(feedback_page):
     from playwright.sync_api import sync_playwright
+
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])

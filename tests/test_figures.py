@@ -1,14 +1,15 @@
 """The figures: the SVG sources, their PNG renderings and how notebooks embed them."""
+
 import base64
 import xml.etree.ElementTree as ElementTree
 
 import pytest
+from conftest import read
 from nbformat.v4 import new_markdown_cell, new_notebook
 
 from autograder.course import FIGURES, STAGES, solution_notebook
 from autograder.release.figures import _stamp, recorded_digest, svg_digest
 from autograder.release.generate import CourseSourceError, embed_figures
-from conftest import read
 
 
 def test_pipeline_figure_is_a_self_contained_svg_with_the_shapes():
@@ -21,7 +22,7 @@ def test_pipeline_figure_is_a_self_contained_svg_with_the_shapes():
     for step in ["Embedding", "Keys", "Values", "Softmax", "MLP", "Sigmoid"]:
         assert step in text
     source = (FIGURES / "text1.svg").read_text(encoding="utf-8")
-    assert "href=\"http" not in source and "@import" not in source, "the figure must not load anything from outside"
+    assert 'href="http' not in source and "@import" not in source, "the figure must not load anything from outside"
 
 
 @pytest.mark.parametrize("svg", sorted(FIGURES.glob("*.svg")), ids=lambda p: p.name)

@@ -1,21 +1,21 @@
 """`python -m autograder grade`: its command line, its errors, a Canvas zip graded twice."""
+
 import csv
 import hashlib
-import os
 import signal
 import subprocess
 import sys
 import time
 import zipfile
 
+import crafted
 import nbformat
 import psutil
 import pytest
 
-import crafted
 from autograder.__main__ import main
-from autograder.grading.batch import MARKER, prepare_output
 from autograder.course import ROOT
+from autograder.grading.batch import MARKER, prepare_output
 from autograder.nbgrader_cli import nbgrader_env
 
 
@@ -32,16 +32,19 @@ def error_line(capsys) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("arguments, words", [
-    (["grade", "{tmp}/nowhere"], "no such folder or zip file"),
-    (["grade", "{tmp}/class/ada/01_data.ipynb"], "neither a folder nor a zip file"),
-    (["grade", "{tmp}/empty"], "no student notebooks found"),
-    (["grade", "{tmp}/class", "--jobs", "0"], "--jobs must be at least 1"),
-    (["grade", "{tmp}/class", "--notebooks", "07_transformers"], "unknown notebook(s) 07_transformers"),
-    (["grade", "{tmp}/class", "--out", "{tmp}/class/results"], "inside the submissions folder"),
-    (["grade", "{tmp}/class", "--out", "{tmp}/precious"], "already holds other files"),
-    (["grade", "{tmp}/class", "--cell-timeout", "0"], "cell_timeout must be a positive whole number"),
-])
+@pytest.mark.parametrize(
+    "arguments, words",
+    [
+        (["grade", "{tmp}/nowhere"], "no such folder or zip file"),
+        (["grade", "{tmp}/class/ada/01_data.ipynb"], "neither a folder nor a zip file"),
+        (["grade", "{tmp}/empty"], "no student notebooks found"),
+        (["grade", "{tmp}/class", "--jobs", "0"], "--jobs must be at least 1"),
+        (["grade", "{tmp}/class", "--notebooks", "07_transformers"], "unknown notebook(s) 07_transformers"),
+        (["grade", "{tmp}/class", "--out", "{tmp}/class/results"], "inside the submissions folder"),
+        (["grade", "{tmp}/class", "--out", "{tmp}/precious"], "already holds other files"),
+        (["grade", "{tmp}/class", "--cell-timeout", "0"], "cell_timeout must be a positive whole number"),
+    ],
+)
 def test_bad_arguments_give_one_clear_line_and_exit_2(tmp_path, small_class, capsys, arguments, words):
     (tmp_path / "empty").mkdir()
     (tmp_path / "precious").mkdir()
@@ -55,10 +58,12 @@ def test_bad_arguments_give_one_clear_line_and_exit_2(tmp_path, small_class, cap
 
 def canvas_zip(path):
     """Three students as Canvas names them, one of them late, plus a PDF."""
-    files = {"lovelaceada_4242_99001_01_data.ipynb": crafted.correct(),
-             "babbagecharles_late_5151_99002_01_data-1.ipynb": crafted.wrong(),
-             "hopperg_6161_99003_01_data.ipynb": crafted.with_cell(crafted.wrong(), crafted.SNEAKY_PATCH),
-             "hopperg_6161_99004_report.pdf": b"%PDF-1.4"}
+    files = {
+        "lovelaceada_4242_99001_01_data.ipynb": crafted.correct(),
+        "babbagecharles_late_5151_99002_01_data-1.ipynb": crafted.wrong(),
+        "hopperg_6161_99003_01_data.ipynb": crafted.with_cell(crafted.wrong(), crafted.SNEAKY_PATCH),
+        "hopperg_6161_99004_report.pdf": b"%PDF-1.4",
+    }
     with zipfile.ZipFile(path, "w") as archive:
         for name, content in files.items():
             archive.writestr(name, content if isinstance(content, bytes) else nbformat.writes(content))
@@ -66,9 +71,25 @@ def canvas_zip(path):
 
 
 def grade(zip_path, out):
-    return subprocess.run([sys.executable, "-m", "autograder", "grade", str(zip_path), "--out", str(out),
-                           "--jobs", "2", "--cell-timeout", "60"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=900)
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "autograder",
+            "grade",
+            str(zip_path),
+            "--out",
+            str(out),
+            "--jobs",
+            "2",
+            "--cell-timeout",
+            "60",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -112,8 +133,13 @@ def test_the_class_gradebook_serves_formgrader_and_nbgrader_export(canvas_runs):
         assert (honest.score, honest.flagged, cheat.score, cheat.flagged) == (5, False, 0, True)
         assert honest.needs_manual_grade  # the written answer
     assert (course / "autograded" / "6161" / "01_data" / "01_data.ipynb").exists()
-    exported = subprocess.run([sys.executable, "-m", "nbgrader", "export", "--log-level=WARN"], cwd=course,
-                              capture_output=True, text=True, env=nbgrader_env())
+    exported = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "export", "--log-level=WARN"],
+        cwd=course,
+        capture_output=True,
+        text=True,
+        env=nbgrader_env(),
+    )
     assert exported.returncode == 0, exported.stderr
     assert "01_data,,,6161," in (course / "grades.csv").read_text(encoding="utf-8")
 
@@ -168,10 +194,14 @@ def test_ctrl_c_keeps_the_tables_and_leaves_no_process_behind(tmp_path):
     students = {f"s{i}": crafted.with_cell(crafted.correct(), crafted.LOOP) for i in range(4)}
     submissions = crafted.write_class(tmp_path / "class", students)
     # Ctrl-C as a terminal delivers it; a shell's background job would start the grader with SIGINT ignored.
-    process = subprocess.Popen([sys.executable, "-m", "autograder", "grade", str(submissions), "--out",
-                               str(tmp_path / "out"), "--jobs", "2"], cwd=ROOT, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True,
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "autograder", "grade", str(submissions), "--out", str(tmp_path / "out"), "--jobs", "2"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     grader = psutil.Process(process.pid)
     deadline = time.monotonic() + 180
     spawned = []  # everything the grader started: servers, workers, sandboxes, kernels

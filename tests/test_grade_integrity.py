@@ -1,19 +1,24 @@
 """The parts of grading that need no kernel: reading and normalising submissions, the static tamper scan,
 reading the kernel's verdicts, the limits and the sandbox message."""
+
 import json
 
+import crafted
 import nbformat
 import pytest
 
-import crafted
-from autograder.grading import batch, core, integrity
-from autograder.course import STAGES, ROOT, solution_notebook, student_notebook
-from autograder.isolation.limits import Limits
+from autograder.course import ROOT, STAGES, solution_notebook, student_notebook
+from autograder.grading import core, integrity
 from autograder.grading.integrity import scan_cell, scan_notebook
 from autograder.grading.submission import UnreadableNotebook, normalise, read_submission
+from autograder.isolation.limits import Limits
 
-SETUP_IMPORTS = integrity.import_names(["import math\nimport warnings\nimport matplotlib.pyplot as plt\n"
-                                        "import numpy as np\nimport torch\nimport torch.nn.functional as F"])
+SETUP_IMPORTS = integrity.import_names(
+    [
+        "import math\nimport warnings\nimport matplotlib.pyplot as plt\n"
+        "import numpy as np\nimport torch\nimport torch.nn.functional as F"
+    ]
+)
 
 
 def release(stage="01_data"):
@@ -28,14 +33,18 @@ def write(tmp_path, data: bytes, name="01_data.ipynb"):
 
 # -- reading ---------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("data, message", [
-    (b"", "empty"),
-    (b"   \n", "empty"),
-    (bytes(range(256)), "not text"),
-    (b'{"cells": [', "invalid JSON"),
-    (json.dumps({"hello": "world"}).encode(), "holds no cells"),
-    (json.dumps([1, 2, 3]).encode(), "holds no cells"),
-])
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "empty"),
+        (b"   \n", "empty"),
+        (bytes(range(256)), "not text"),
+        (b'{"cells": [', "invalid JSON"),
+        (json.dumps({"hello": "world"}).encode(), "holds no cells"),
+        (json.dumps([1, 2, 3]).encode(), "holds no cells"),
+    ],
+)
 def test_what_is_not_a_notebook_is_unreadable(tmp_path, data, message):
     with pytest.raises(UnreadableNotebook, match=message):
         read_submission(write(tmp_path, data))
@@ -50,13 +59,18 @@ def test_old_format_and_another_kernel_are_read_with_a_note(tmp_path):
 
 
 def test_a_byte_order_mark_and_list_sources_are_fine(tmp_path):
-    data = {"cells": [{"cell_type": "code", "source": ["x = 1\n", "y = 2"], "metadata": {}}],
-            "nbformat": 4, "nbformat_minor": 2, "metadata": {}}
+    data = {
+        "cells": [{"cell_type": "code", "source": ["x = 1\n", "y = 2"], "metadata": {}}],
+        "nbformat": 4,
+        "nbformat_minor": 2,
+        "metadata": {},
+    }
     notebook, notes = read_submission(write(tmp_path, b"\xef\xbb\xbf" + json.dumps(data).encode()))
     assert notebook.cells[0].source == "x = 1\ny = 2" and notes == []
 
 
 # -- normalising -----------------------------------------------------------------------------------
+
 
 def test_deleted_course_cells_come_back_in_place():
     submitted = crafted.without(crafted.correct(), "setup", "test_make_batch_hidden")
@@ -69,16 +83,20 @@ def test_deleted_course_cells_come_back_in_place():
 
 def test_a_test_cannot_be_unlocked_renamed_or_duplicated():
     submitted = crafted.tests_edited_and_renamed()
-    submitted.cells.append(nbformat.v4.new_code_cell("pass", metadata={"nbgrader": dict(
-        crafted.cell(crafted.correct(), "test_make_batch").metadata["nbgrader"])}))
+    submitted.cells.append(
+        nbformat.v4.new_code_cell(
+            "pass", metadata={"nbgrader": dict(crafted.cell(crafted.correct(), "test_make_batch").metadata["nbgrader"])}
+        )
+    )
     result = normalise(submitted, release())
     visible = [c for c in result.notebook.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "test_make_batch"]
     assert len(visible) == 1 and visible[0].metadata["nbgrader"]["locked"] is True
     assert visible[0].metadata["nbgrader"]["points"] == 2
     renamed = [c for c in result.notebook.cells if "all good" in c.source]
-    assert renamed and "nbgrader" not in renamed[0].metadata   # now just the student's own cell
-    assert any(c.metadata.get("nbgrader", {}).get("grade_id") == "test_make_batch_hidden"
-               for c in result.notebook.cells)
+    assert renamed and "nbgrader" not in renamed[0].metadata  # now just the student's own cell
+    assert any(
+        c.metadata.get("nbgrader", {}).get("grade_id") == "test_make_batch_hidden" for c in result.notebook.cells
+    )
     student = result.student_cells()
     assert student[result.notebook.cells.index(renamed[0])] is True
     assert student[result.notebook.cells.index(visible[0])] is False
@@ -90,6 +108,7 @@ def test_the_release_kernel_replaces_the_students():
 
 
 # -- static scan -----------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("stage", STAGES)
 def test_correct_code_is_not_flagged(stage):
@@ -115,52 +134,59 @@ def test_the_example_class_is_flagged_only_where_it_cheats():
     assert "changes the library object `torch.allclose`" in flagged["eve/02_embedding"][0]
 
 
-@pytest.mark.parametrize("source, reason", [
-    ("torch.allclose = lambda *a, **k: True", "changes the library object `torch.allclose`"),
-    ("np.testing.assert_allclose = print", "changes the library object `np.testing.assert_allclose`"),
-    ("del torch.equal", "changes the library object `torch.equal`"),
-    ("setattr(torch, 'equal', max)", "uses `setattr`"),
-    ("import builtins\nbuiltins.isinstance = lambda *a: True", "imports builtins"),
-    ("class A:\n    def __eq__(self, other):\n        return True", "class A defines __eq__"),
-    ("class T(torch.Tensor):\n    pass", "class T subclasses torch.Tensor"),
-    ("type(x).__eq__ = lambda a, b: True", "sets `type(x).__eq__`"),
-    ("get_ipython().ast_transformers.append(t)", "uses `.ast_transformers`"),
-    ("print(_ih[-1])", "uses `_ih`"),
-    ("print(In[-1])", "uses `In`"),
-    ("!cat ../../gradebook.db", "runs the IPython command `!cat ../../gradebook.db`"),
-    ("%run other.py", "runs the IPython command `run`"),
-    ("text = open('../source/01_data.ipynb').read()", "opens files for reading"),
-    ("import os\nos.listdir('..')", "uses os.listdir"),
-    ("import subprocess", "imports subprocess"),
-    ("import sys\nframe = sys._getframe(1)", "uses sys._getframe"),
-    ("f.__code__ = g.__code__", "uses `.__code__`"),
-    ("exec('x = 1')", "uses `exec`"),
-    ("x.__class__ = Fake", "sets `x.__class__`"),
-    ("import sys\nsys.stdout = open('/dev/null', 'w')", "changes the library object `sys.stdout`"),
-    ("%%time\ntorch.equal = max", "changes the library object `torch.equal`"),
-])
+@pytest.mark.parametrize(
+    "source, reason",
+    [
+        ("torch.allclose = lambda *a, **k: True", "changes the library object `torch.allclose`"),
+        ("np.testing.assert_allclose = print", "changes the library object `np.testing.assert_allclose`"),
+        ("del torch.equal", "changes the library object `torch.equal`"),
+        ("setattr(torch, 'equal', max)", "uses `setattr`"),
+        ("import builtins\nbuiltins.isinstance = lambda *a: True", "imports builtins"),
+        ("class A:\n    def __eq__(self, other):\n        return True", "class A defines __eq__"),
+        ("class T(torch.Tensor):\n    pass", "class T subclasses torch.Tensor"),
+        ("type(x).__eq__ = lambda a, b: True", "sets `type(x).__eq__`"),
+        ("get_ipython().ast_transformers.append(t)", "uses `.ast_transformers`"),
+        ("print(_ih[-1])", "uses `_ih`"),
+        ("print(In[-1])", "uses `In`"),
+        ("!cat ../../gradebook.db", "runs the IPython command `!cat ../../gradebook.db`"),
+        ("%run other.py", "runs the IPython command `run`"),
+        ("text = open('../source/01_data.ipynb').read()", "opens files for reading"),
+        ("import os\nos.listdir('..')", "uses os.listdir"),
+        ("import subprocess", "imports subprocess"),
+        ("import sys\nframe = sys._getframe(1)", "uses sys._getframe"),
+        ("f.__code__ = g.__code__", "uses `.__code__`"),
+        ("exec('x = 1')", "uses `exec`"),
+        ("x.__class__ = Fake", "sets `x.__class__`"),
+        ("import sys\nsys.stdout = open('/dev/null', 'w')", "changes the library object `sys.stdout`"),
+        ("%%time\ntorch.equal = max", "changes the library object `torch.equal`"),
+    ],
+)
 def test_tampering_code_is_found(source, reason):
     assert reason in scan_cell(source, SETUP_IMPORTS)
 
 
-@pytest.mark.parametrize("source", [
-    "plt.rcParams['figure.figsize'] = (4, 3)",
-    "%matplotlib inline",
-    "%time losses = train(steps=10)",
-    "with open('notes.txt', 'w') as handle:\n    handle.write('hi')",
-    "import sys\nsys.exit()",
-    "import os\nos._exit(1)",
-    "self.query = torch.nn.Parameter(torch.randn(1, 5))",
-    "model.WK.weight.data = torch.zeros(5, 5)",
-    "def f(:\n    pass",   # a syntax error is the student's problem, not tampering
-    "import sys, io\nbuffer = io.StringIO()\nprint(type(x).__name__, x.__class__.__name__, file=sys.stdout)",
-    "self.kernel = torch.nn.Linear(5, 5)\nself.events = []",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "plt.rcParams['figure.figsize'] = (4, 3)",
+        "%matplotlib inline",
+        "%time losses = train(steps=10)",
+        "with open('notes.txt', 'w') as handle:\n    handle.write('hi')",
+        "import sys\nsys.exit()",
+        "import os\nos._exit(1)",
+        "self.query = torch.nn.Parameter(torch.randn(1, 5))",
+        "model.WK.weight.data = torch.zeros(5, 5)",
+        "def f(:\n    pass",  # a syntax error is the student's problem, not tampering
+        "import sys, io\nbuffer = io.StringIO()\nprint(type(x).__name__, x.__class__.__name__, file=sys.stdout)",
+        "self.kernel = torch.nn.Linear(5, 5)\nself.events = []",
+    ],
+)
 def test_ordinary_code_is_not_flagged(source):
     assert scan_cell(source, SETUP_IMPORTS) == []
 
 
 # -- verdicts of the kernel's checks -----------------------------------------------------------------
+
 
 def check_cell(reply=None, event=None):
     record = {"role": "check", "nonce": "n1"}
@@ -171,21 +197,28 @@ def check_cell(reply=None, event=None):
     return nbformat.v4.new_code_cell("", metadata={"autograder": record})
 
 
-@pytest.mark.parametrize("reply, event, state", [
-    ({"status": "error", "ename": "AutograderVerdict", "evalue": "n1 ok"}, None, "ok"),
-    ({"status": "error", "ename": "AutograderVerdict", "evalue": "n1 tampered: torch.equal was replaced"}, None,
-     "tampered"),
-    ({"status": "ok"}, None, "missing"),                                      # errors swallowed
-    ({"status": "error", "ename": "AutograderVerdict", "evalue": "n2 ok"}, None, "missing"),  # forged
-    ({"status": "error", "ename": "NameError", "evalue": "x"}, None, "missing"),  # check code removed
-    (None, None, "missing"),
-    (None, "not_run", "not_run"),                                             # after a timeout: not tampering
-])
+@pytest.mark.parametrize(
+    "reply, event, state",
+    [
+        ({"status": "error", "ename": "AutograderVerdict", "evalue": "n1 ok"}, None, "ok"),
+        (
+            {"status": "error", "ename": "AutograderVerdict", "evalue": "n1 tampered: torch.equal was replaced"},
+            None,
+            "tampered",
+        ),
+        ({"status": "ok"}, None, "missing"),  # errors swallowed
+        ({"status": "error", "ename": "AutograderVerdict", "evalue": "n2 ok"}, None, "missing"),  # forged
+        ({"status": "error", "ename": "NameError", "evalue": "x"}, None, "missing"),  # check code removed
+        (None, None, "missing"),
+        (None, "not_run", "not_run"),  # after a timeout: not tampering
+    ],
+)
 def test_verdicts(reply, event, state):
     assert integrity.read_verdict(check_cell(reply, event), "n1")[0] == state
 
 
 # -- limits and the sandbox message ------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("field", ["cell_timeout", "notebook_timeout", "memory", "output", "file_size"])
 def test_limits_must_be_positive(field):
@@ -217,8 +250,13 @@ def test_a_verdict_carries_notes_that_are_not_tampering():
     ok = check_cell({"status": "error", "ename": "AutograderVerdict", "evalue": "n1 ok\nnoted: started the program ls"})
     assert integrity.read_verdict(ok, "n1") == ("ok", "")
     assert integrity.verdict_notes(ok) == ["started the program ls"]
-    bad = check_cell({"status": "error", "ename": "AutograderVerdict",
-                      "evalue": "n1 tampered: torch.equal was replaced\nnoted: a; b"})
+    bad = check_cell(
+        {
+            "status": "error",
+            "ename": "AutograderVerdict",
+            "evalue": "n1 tampered: torch.equal was replaced\nnoted: a; b",
+        }
+    )
     assert integrity.read_verdict(bad, "n1") == ("tampered", "torch.equal was replaced")
     assert integrity.verdict_notes(bad) == ["a", "b"]
 
@@ -238,7 +276,7 @@ def test_what_the_static_scan_finds_is_a_note_not_a_flag():
     analysis = analyse(graded, findings)
     assert (analysis.status, analysis.flags, analysis.taint_from) == ("graded", [], None)
     assert analysis.notes == [f.reason for f in findings] and analysis.notes
-    assert list(analysis.test_notes) == ["test_make_batch"]   # the first test after the noted cell
+    assert list(analysis.test_notes) == ["test_make_batch"]  # the first test after the noted cell
 
 
 def test_printed_hidden_test_markers_do_not_break_nbgrader_feedback():
@@ -248,5 +286,5 @@ def test_printed_hidden_test_markers_do_not_break_nbgrader_feedback():
 
     notebook = crafted.with_cell(crafted.correct(), "print('### BEGIN HIDDEN TESTS')")
     page = feedback_notebook(notebook, Analysis(), set(), [])
-    ClearHiddenTests().preprocess(page, {})   # raised "Hidden test region detected in a non-grade cell"
+    ClearHiddenTests().preprocess(page, {})  # raised "Hidden test region detected in a non-grade cell"
     assert any("BEGIN\u00a0HIDDEN\u00a0TESTS" in c.source for c in page.cells)

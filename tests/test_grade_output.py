@@ -1,4 +1,5 @@
 """What a graded notebook leaves in the output folder (shared_assets.py) and the run's journal (journal.py)."""
+
 import base64
 import json
 import os
@@ -6,9 +7,9 @@ import os
 import nbformat
 
 from autograder.course import student_notebook
+from autograder.grading import result as results
 from autograder.grading.journal import Journal, fingerprint
 from autograder.grading.result import GradeResult, Status
-from autograder.grading import result as results
 from autograder.grading.shared_assets import STATIC, SharedAssets, course_attachments, folder_size
 from autograder.isolation.limits import Limits
 
@@ -22,9 +23,11 @@ def course_figure() -> str:
 
 
 def page(figure: str, own_image: str) -> str:
-    return (f"<!DOCTYPE html><html><head><style type=\"text/css\">{STYLE}</style><style>p {{}}</style></head>"
-            f"<body><img alt=\"pipeline\" src=\"data:image/png;base64,{figure}\">"
-            f"<img src=\"data:image/png;base64,{own_image}\"></body></html>")
+    return (
+        f'<!DOCTYPE html><html><head><style type="text/css">{STYLE}</style><style>p {{}}</style></head>'
+        f'<body><img alt="pipeline" src="data:image/png;base64,{figure}">'
+        f'<img src="data:image/png;base64,{own_image}"></body></html>'
+    )
 
 
 def test_feedback_pages_link_the_course_figure_and_the_style_stored_once(tmp_path):
@@ -63,8 +66,17 @@ def test_autograded_copies_refer_to_one_figure_and_stay_valid_notebooks(tmp_path
 
 
 def result(score: float) -> GradeResult:
-    return GradeResult("01_data", Status.GRADED, score, 5.0, [results.TestResult("t", "test", score, 5.0, "passed")],
-                       ["a note"], feedback_html="<html>page</html>", autograded_notebook=b"{}", log="log")
+    return GradeResult(
+        "01_data",
+        Status.GRADED,
+        score,
+        5.0,
+        [results.TestResult("t", "test", score, 5.0, "passed")],
+        ["a note"],
+        feedback_html="<html>page</html>",
+        autograded_notebook=b"{}",
+        log="log",
+    )
 
 
 def test_the_journal_keeps_the_last_complete_line_of_each_task(tmp_path):
@@ -78,8 +90,13 @@ def test_the_journal_keeps_the_last_complete_line_of_each_task(tmp_path):
     entries = journal.load()
     assert sorted(entries) == ["ada/01_data", "bob/01_data"]
     student, print_, graded = entries["ada/01_data"]
-    assert (student, print_, graded.score, graded.tests[0].result, graded.notes) == ("ada", "f3", 4.0, "passed",
-                                                                                     ["a note"])
+    assert (student, print_, graded.score, graded.tests[0].result, graded.notes) == (
+        "ada",
+        "f3",
+        4.0,
+        "passed",
+        ["a note"],
+    )
     line = json.loads((tmp_path / "journal.jsonl").read_text().splitlines()[0])
     assert "feedback_html" not in line["result"] and "autograded_notebook" not in line["result"]
 
@@ -87,10 +104,12 @@ def test_the_journal_keeps_the_last_complete_line_of_each_task(tmp_path):
 def test_a_fingerprint_changes_with_what_decides_the_grade():
     base = fingerprint(b"notebook", "01_data", Limits(), True, ())
     assert base == fingerprint(b"notebook", "01_data", Limits(), True, ())
-    others = [fingerprint(b"notebook!", "01_data", Limits(), True, ()),
-              fingerprint(None, "01_data", Limits(), True, ()),
-              fingerprint(b"notebook", "02_embedding", Limits(), True, ()),
-              fingerprint(b"notebook", "01_data", Limits(cell_timeout=10), True, ()),
-              fingerprint(b"notebook", "01_data", Limits(), False, ()),
-              fingerprint(b"notebook", "01_data", Limits(), True, ("found by content",))]
+    others = [
+        fingerprint(b"notebook!", "01_data", Limits(), True, ()),
+        fingerprint(None, "01_data", Limits(), True, ()),
+        fingerprint(b"notebook", "02_embedding", Limits(), True, ()),
+        fingerprint(b"notebook", "01_data", Limits(cell_timeout=10), True, ()),
+        fingerprint(b"notebook", "01_data", Limits(), False, ()),
+        fingerprint(b"notebook", "01_data", Limits(), True, ("found by content",)),
+    ]
     assert len({base, *others}) == 7

@@ -3,19 +3,20 @@
 Each student hands in 01_data (see tests/crafted.py). The run uses the sandbox when the machine has one,
 like an instructor's default run, with short time limits so that the infinite loops end quickly.
 """
+
 import csv
 import hashlib
 import html
 import io
 import re
 
+import crafted
 import nbformat
 import psutil
 import pytest
 
-import crafted
-from autograder.grading.batch import grade_class
 from autograder.course import solution_notebook, student_notebook
+from autograder.grading.batch import grade_class
 from autograder.isolation.limits import Limits
 
 pytestmark = pytest.mark.slow
@@ -42,7 +43,7 @@ EXPECTED = {
     "os_exit": ("kernel_died", 0, "the kernel died in cell"),
     "segfault": ("kernel_died", 0, "SIGSEGV"),
     "output_flood_big_file": ("graded", 5, "truncated"),
-    "leftover_child": ("graded", 5, "note: cell 11 uses os.setsid"),   # its child is killed: no trace
+    "leftover_child": ("graded", 5, "note: cell 11 uses os.setsid"),  # its child is killed: no trace
     "ast_transformer": ("flagged", 0, "IPython AST transformers changed"),
     "input_transformer": ("flagged", 0, "check cell did not report"),
     "wrapped_run_cell": ("flagged", 0, "run_cell_async changed"),
@@ -50,7 +51,7 @@ EXPECTED = {
     "patched_comparisons": ("flagged", 0, "torch.equal was replaced"),
     "sneaky_patch": ("flagged", 0, "torch.allclose was replaced"),
     "callback_patch": ("graded", 0, "switched off while the tests ran"),
-    "lists_own_folder": ("graded", 5, "note: cell 11 uses os.listdir"),   # its own folder: honest
+    "lists_own_folder": ("graded", 5, "note: cell 11 uses os.listdir"),  # its own folder: honest
 }
 
 
@@ -73,8 +74,14 @@ def run(tmp_path_factory):
     terminal = io.StringIO()
     out = root / "out"
     results = grade_class(submissions, out, jobs=2, limits=LIMITS, stream=terminal)
-    return {"results": {r.student_id: r for r in results}, "out": out, "terminal": terminal.getvalue(),
-            "before": before, "after": tree_hash(submissions), "submissions": submissions}
+    return {
+        "results": {r.student_id: r for r in results},
+        "out": out,
+        "terminal": terminal.getvalue(),
+        "before": before,
+        "after": tree_hash(submissions),
+        "submissions": submissions,
+    }
 
 
 def rows(path):
@@ -101,8 +108,11 @@ def test_the_input_is_not_modified(run):
 
 
 def test_no_process_of_a_student_survives(run):
-    lingering = [p for p in psutil.process_iter(["cmdline"])
-                 if p.info["cmdline"] and p.info["cmdline"][:2] == ["sleep", str(crafted.SLEEPER_SECONDS)]]
+    lingering = [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if p.info["cmdline"] and p.info["cmdline"][:2] == ["sleep", str(crafted.SLEEPER_SECONDS)]
+    ]
     assert lingering == []
 
 
@@ -118,14 +128,20 @@ def test_tampering_takes_the_credit_of_the_tests_it_defeated(run):
 
 def hidden_lines():
     """Code lines of the hidden tests of 01_data that the handed-out notebook does not show."""
-    public = {line.strip() for c in nbformat.read(student_notebook("01_data"), as_version=4).cells
-              for line in c.source.splitlines()}
+    public = {
+        line.strip()
+        for c in nbformat.read(student_notebook("01_data"), as_version=4).cells
+        for line in c.source.splitlines()
+    }
     lines = set()
     for cell in nbformat.read(solution_notebook("01_data"), as_version=4).cells:
         match = re.search(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", cell.source, re.S)
         if match:
-            lines |= {line.strip() for line in match.group(1).splitlines()
-                      if len(line.strip()) > 12 and not line.strip().startswith("#")}
+            lines |= {
+                line.strip()
+                for line in match.group(1).splitlines()
+                if len(line.strip()) > 12 and not line.strip().startswith("#")
+            }
     return lines - public
 
 
@@ -139,7 +155,7 @@ def test_feedback_for_everyone_and_never_the_hidden_tests(run):
         assert not leaked, f"{student}'s feedback shows hidden test code: {leaked[:3]}"
         assert "__autograder_check__" not in text and "AutograderVerdict" not in text
     wrong = html.unescape((run["out"] / "feedback" / "exception" / "01_data.html").read_text(encoding="utf-8"))
-    assert "RuntimeError: not finished" in wrong            # the student still learns what went wrong
+    assert "RuntimeError: not finished" in wrong  # the student still learns what went wrong
     flagged = html.unescape((run["out"] / "feedback" / "patched_comparisons" / "01_data.html").read_text())
     assert "Flagged for review" in flagged and "torch.equal was replaced" in flagged
 

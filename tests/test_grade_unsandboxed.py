@@ -1,14 +1,15 @@
 """The grader with --no-sandbox: what stands in for the sandbox still holds (limits, process clean-up,
 the audit hook), and a student who kills the grading process costs only their own row."""
+
 import csv
 import html
 import io
 import re
 
+import crafted
 import psutil
 import pytest
 
-import crafted
 from autograder.grading.batch import grade_class
 from autograder.isolation.limits import Limits
 
@@ -22,9 +23,14 @@ def run(tmp_path_factory):
     students["lists_own_folder"] = crafted.with_cell(crafted.correct(), crafted.LIST_OWN_FOLDER)
     submissions = crafted.write_class(root / "class", students)
     terminal = io.StringIO()
-    results = grade_class(submissions, root / "out", jobs=2, limits=Limits(cell_timeout=30, notebook_timeout=90,
-                                                                             memory=2048),
-                          sandbox=False, stream=terminal)
+    results = grade_class(
+        submissions,
+        root / "out",
+        jobs=2,
+        limits=Limits(cell_timeout=30, notebook_timeout=90, memory=2048),
+        sandbox=False,
+        stream=terminal,
+    )
     return {"results": {r.student_id: r for r in results}, "out": root / "out", "terminal": terminal.getvalue()}
 
 
@@ -64,8 +70,11 @@ def test_a_student_who_kills_the_grader_gets_an_error_row_and_the_others_are_gra
 def test_leftover_processes_are_killed_without_the_sandbox(run):
     result = run["results"]["leftover_child"]
     assert (result.status, result.score) == ("graded", 5) and "note: cell 11 uses os.setsid" in result.detail
-    lingering = [p for p in psutil.process_iter(["cmdline"])
-                 if p.info["cmdline"] and p.info["cmdline"][:2] == ["sleep", str(crafted.SLEEPER_SECONDS)]]
+    lingering = [
+        p
+        for p in psutil.process_iter(["cmdline"])
+        if p.info["cmdline"] and p.info["cmdline"][:2] == ["sleep", str(crafted.SLEEPER_SECONDS)]
+    ]
     assert lingering == []
 
 

@@ -1,14 +1,15 @@
 """The grading core: the one public grade_notebook, its result, the grader's preprocessors, and the hooks of
 other projects it relies on (autograder/grading/core.py, result.py, preprocessors.py, feedback.py, config.py)."""
+
 import inspect
 import json
 import threading
 
+import crafted
 import nbformat
 import pytest
 from nbformat import v4
 
-import crafted
 from autograder.course import solution_notebook
 from autograder.grading import integrity
 from autograder.grading.config import autograde_config
@@ -24,16 +25,41 @@ LIMITS = Limits(cell_timeout=20, notebook_timeout=120)
 
 # -- preprocessors (no kernel) ----------------------------------------------------------------------------
 
+
 def small_notebook():
     """An answer, a visible test and a hidden test, as nbgrader's source format marks them."""
-    answer = v4.new_code_cell("x = 1", metadata={"nbgrader": {"grade": False, "solution": True, "locked": False,
-                                                               "grade_id": "answer", "schema_version": 3}})
-    test = v4.new_code_cell("assert x == 1", metadata={"nbgrader": {"grade": True, "solution": False, "locked": True,
-                                                                     "grade_id": "test_x", "points": 1,
-                                                                     "schema_version": 3}})
-    hidden = v4.new_code_cell("### BEGIN HIDDEN TESTS\nassert x > 0\n### END HIDDEN TESTS",
-                              metadata={"nbgrader": {"grade": True, "solution": False, "locked": True,
-                                                     "grade_id": "hidden_x", "points": 2, "schema_version": 3}})
+    answer = v4.new_code_cell(
+        "x = 1",
+        metadata={
+            "nbgrader": {"grade": False, "solution": True, "locked": False, "grade_id": "answer", "schema_version": 3}
+        },
+    )
+    test = v4.new_code_cell(
+        "assert x == 1",
+        metadata={
+            "nbgrader": {
+                "grade": True,
+                "solution": False,
+                "locked": True,
+                "grade_id": "test_x",
+                "points": 1,
+                "schema_version": 3,
+            }
+        },
+    )
+    hidden = v4.new_code_cell(
+        "### BEGIN HIDDEN TESTS\nassert x > 0\n### END HIDDEN TESTS",
+        metadata={
+            "nbgrader": {
+                "grade": True,
+                "solution": False,
+                "locked": True,
+                "grade_id": "hidden_x",
+                "points": 2,
+                "schema_version": 3,
+            }
+        },
+    )
     return v4.new_notebook(cells=[v4.new_markdown_cell("# Title"), answer, test, hidden])
 
 
@@ -44,7 +70,9 @@ def test_inject_integrity_checks_puts_a_check_around_every_test_and_leaves_the_i
     assert nbformat.writes(notebook) == before
     roles = [c.metadata.get(KEY, {}).get("role") for c in injected.cells]
     assert roles[0] == "check" and "'/course'" in injected.cells[0].source
-    tests = [i for i, c in enumerate(injected.cells) if c.metadata.get("nbgrader", {}).get("grade_id", "").endswith("_x")]
+    tests = [
+        i for i, c in enumerate(injected.cells) if c.metadata.get("nbgrader", {}).get("grade_id", "").endswith("_x")
+    ]
     for index in tests:
         assert roles[index - 1] == "check" and roles[index + 1] == "check", roles
     positions = [c.metadata[KEY]["position"] for c in injected.cells if roles[injected.cells.index(c)] != "check"]
@@ -56,8 +84,7 @@ def executed(notebook, verdict: str):
     for cell in notebook.cells:
         record = cell.metadata.get(KEY, {})
         if record.get("role") == "check":
-            record["reply"] = {"status": "error", "ename": integrity.VERDICT,
-                               "evalue": f"{record['nonce']} {verdict}"}
+            record["reply"] = {"status": "error", "ename": integrity.VERDICT, "evalue": f"{record['nonce']} {verdict}"}
     return notebook
 
 
@@ -68,7 +95,9 @@ def test_record_tampering_passes_an_honest_run_and_flags_a_check_that_did_not_re
 
     injected, _ = InjectIntegrityChecks(protected=[]).preprocess(small_notebook(), {})
     honest = executed(injected, "ok")
-    check_after_first_test = [i for i, c in enumerate(honest.cells) if c.metadata.get(KEY, {}).get("role") == "check"][2]
+    check_after_first_test = [i for i, c in enumerate(honest.cells) if c.metadata.get(KEY, {}).get("role") == "check"][
+        2
+    ]
     del honest.cells[check_after_first_test].metadata[KEY]["reply"]
     _, resources = RecordTampering().preprocess(honest, {KEY: {"findings": []}})
     assert resources[KEY]["analysis"].status == Status.FLAGGED
@@ -79,8 +108,11 @@ def test_student_feedback_removes_the_graders_cells_and_hidden_test_details_and_
     injected, _ = InjectIntegrityChecks(protected=[]).preprocess(small_notebook(), {})
     notebook = executed(injected, "ok")
     hidden = next(c for c in notebook.cells if "HIDDEN" in c.source)
-    hidden.outputs = [v4.new_output("error", ename="AssertionError", evalue="x too small",
-                                    traceback=["assert x > 0  # the hidden test's code"])]
+    hidden.outputs = [
+        v4.new_output(
+            "error", ename="AssertionError", evalue="x too small", traceback=["assert x > 0  # the hidden test's code"]
+        )
+    ]
     notebook, resources = RecordTampering().preprocess(notebook, {KEY: {"findings": [], "notes": ["a note"]}})
     page, _ = StudentFeedback().preprocess(notebook, resources)
     assert all(KEY not in c.metadata for c in page.cells)
@@ -90,6 +122,7 @@ def test_student_feedback_removes_the_graders_cells_and_hidden_test_details_and_
 
 
 # -- hooks of other projects --------------------------------------------------------------------------------
+
 
 def test_feedback_pages_use_the_shared_template_cache_through_nbgraders_public_hook():
     """GenerateFeedback.exporter_class (nbgrader) and TemplateExporter.environment (nbconvert) are public;
@@ -107,7 +140,9 @@ def test_the_kernel_environment_is_written_into_both_kernelspecs(tmp_path):
     from autograder.isolation import sandbox, unsandboxed
 
     unsandboxed.kernel_setup(tmp_path / "plain", LIMITS)
-    spec = json.loads((tmp_path / "plain" / "jupyter" / "kernels" / unsandboxed.KERNEL_NAME / "kernel.json").read_text())
+    spec = json.loads(
+        (tmp_path / "plain" / "jupyter" / "kernels" / unsandboxed.KERNEL_NAME / "kernel.json").read_text()
+    )
     assert spec["env"] == KERNEL_ENV
     settings = sandbox._settings(tmp_path, LIMITS)  # what the sandbox launcher reads
     assert settings["env"] == KERNEL_ENV and settings["limits"]["cpu_seconds"] == LIMITS.cpu_time == 180
@@ -121,6 +156,7 @@ def test_limits_are_checked_and_round_trip():
 
 
 # -- grade_notebook ---------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def grader():
@@ -164,14 +200,20 @@ def test_missing_unreadable_and_unknown_stage(grader):
 def test_two_calls_at_once_share_nothing_a_student_can_reach(grader):
     """One notebook leaves a file in its folder, /tmp and HOME and an environment variable; the other, graded
     at the same time by the same process, finds none of them."""
-    leave = ("import os\nfor folder in ('.', '/tmp', os.path.expanduser('~')):\n"
-             "    open(os.path.join(folder, 'left-behind.txt'), 'w').write('x')\nos.environ['LEFT_BEHIND'] = '1'\n"
-             "print('WROTE', sorted(os.listdir('.')))\nimport time; time.sleep(3)")
-    look = ("import os, time\ntime.sleep(1.5)\n"
-            "print('FOUND', [f for f in ('.', '/tmp', os.path.expanduser('~')) "
-            "if os.path.exists(os.path.join(f, 'left-behind.txt'))], 'LEFT_BEHIND' in os.environ)")
-    notebooks = {"leave": crafted.with_cell(crafted.correct(), leave),
-                 "look": crafted.with_cell(crafted.correct(), look)}
+    leave = (
+        "import os\nfor folder in ('.', '/tmp', os.path.expanduser('~')):\n"
+        "    open(os.path.join(folder, 'left-behind.txt'), 'w').write('x')\nos.environ['LEFT_BEHIND'] = '1'\n"
+        "print('WROTE', sorted(os.listdir('.')))\nimport time; time.sleep(3)"
+    )
+    look = (
+        "import os, time\ntime.sleep(1.5)\n"
+        "print('FOUND', [f for f in ('.', '/tmp', os.path.expanduser('~')) "
+        "if os.path.exists(os.path.join(f, 'left-behind.txt'))], 'LEFT_BEHIND' in os.environ)"
+    )
+    notebooks = {
+        "leave": crafted.with_cell(crafted.correct(), leave),
+        "look": crafted.with_cell(crafted.correct(), look),
+    }
     results = {}
 
     def grade(name):

@@ -2,24 +2,29 @@
 class run: every student hands in a correct 01_data plus one habit, and every one gets full marks and the
 status `graded`. What the static scan or the kernel's checks noticed is listed as a note, never a lost point.
 """
+
 import csv
 import html
 import io
 
-import pytest
-
 import crafted
-from autograder.isolation import sandbox
-from autograder.grading.batch import grade_class
-from autograder.isolation.limits import Limits
+import pytest
 from honest_habits import HABITS, honest_class
+
+from autograder.grading.batch import grade_class
+from autograder.isolation import sandbox
+from autograder.isolation.limits import Limits
 
 pytestmark = pytest.mark.slow
 
 # Habits whose notes must be there: the instructor sees what the scan found, in every output.
-NOTED = {"shell_lines": "runs the IPython command `!ls -la`", "os_module": "uses os.listdir",
-         "pickle_round_trip": "imports pickle", "cell_timer_callback": "switched off while the tests ran",
-         "shell_cell_magics": "started the program"}
+NOTED = {
+    "shell_lines": "runs the IPython command `!ls -la`",
+    "os_module": "uses os.listdir",
+    "pickle_round_trip": "imports pickle",
+    "cell_timer_callback": "switched off while the tests ran",
+    "shell_cell_magics": "started the program",
+}
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +34,9 @@ def run(tmp_path_factory):
     root = tmp_path_factory.mktemp("honest")
     submissions = crafted.write_class(root / "class", honest_class())
     terminal = io.StringIO()
-    results = grade_class(submissions, root / "out", jobs=2, limits=Limits(cell_timeout=60, notebook_timeout=300),
-                          stream=terminal)
+    results = grade_class(
+        submissions, root / "out", jobs=2, limits=Limits(cell_timeout=60, notebook_timeout=300), stream=terminal
+    )
     return {"results": {r.student_id: r for r in results}, "out": root / "out", "terminal": terminal.getvalue()}
 
 
@@ -49,7 +55,7 @@ def test_an_honest_habit_gets_full_marks(run, name):
 
 def test_what_was_found_is_a_note_in_every_output(run):
     for name, words in NOTED.items():
-        assert f"note: " in run["results"][name].detail and words in run["results"][name].detail, name
+        assert "note: " in run["results"][name].detail and words in run["results"][name].detail, name
     with (run["out"] / "tests.csv").open(encoding="utf-8") as handle:
         tests = list(csv.DictReader(handle))
     shell = [row for row in tests if row["student_id"] == "shell_lines" and row["kind"] != "written answer"]

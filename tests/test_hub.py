@@ -13,6 +13,7 @@ $BROWSER_ARTIFACTS/hub-NN-*.png.
 Needs root (accounts, servers started as them) and the class environment (`make hub-install`, run by
 `make test` as root). Without them the test skips locally; with CI=true it fails instead.
 """
+
 import csv
 import os
 import re
@@ -24,11 +25,24 @@ import time
 from pathlib import Path
 
 import pytest
+from browser_lab import CHROMIUM_ARGS, chromium_path, free_port, missing_browser_reason
+from test_browser import (
+    ARTIFACTS,
+    CORRECT_MAKE_BATCH,
+    LOAD,
+    RUN,
+    STDERR,
+    VIEWPORT,
+    WRITTEN_ANSWER,
+    WRONG_MAKE_BATCH,
+    Screenshots,
+    cell_index,
+    run_all,
+    type_into_cell,
+    wait_until_done,
+)
 
 from autograder.course import ROOT
-from browser_lab import CHROMIUM_ARGS, chromium_path, free_port, missing_browser_reason
-from test_browser import (ARTIFACTS, CORRECT_MAKE_BATCH, LOAD, RUN, STDERR, VIEWPORT, WRITTEN_ANSWER, WRONG_MAKE_BATCH,
-                          Screenshots, cell_index, run_all, type_into_cell, wait_until_done)
 
 try:
     from playwright.sync_api import expect, sync_playwright
@@ -216,13 +230,13 @@ def wait_for(condition, what: str, timeout: float = RUN / 1000) -> None:
         time.sleep(1)
 
 
-PROBE = '''import os
+PROBE = """import os
 for path in {paths!r}:
     try:
         os.listdir(path) if os.path.isdir(path) else open(path).read(1)
         print("READABLE", path)
     except PermissionError:
-        print("denied", path)'''
+        print("denied", path)"""
 
 
 @pytest.fixture
@@ -299,8 +313,12 @@ def test_a_class_on_the_hub(hub, browser, failure_screenshots):
     shots.take(bob, "bob reads the service feedback")
 
     # From Bob's server: Ada's files, the exchange's submissions and the teacher's course stay closed.
-    private = [str(exchange / facts["course_id"] / "inbound"), f"/home/{ADA}/{STAGE}/{STAGE}.ipynb",
-               str(course / "solutions" / STAGE / f"{STAGE}.ipynb"), str(course / "submitted")]
+    private = [
+        str(exchange / facts["course_id"] / "inbound"),
+        f"/home/{ADA}/{STAGE}/{STAGE}.ipynb",
+        str(course / "solutions" / STAGE / f"{STAGE}.ipynb"),
+        str(course / "submitted"),
+    ]
     bob.goto(lab_url(url, BOB, "lab?reset"))  # a new notebook from the Launcher
     bob.locator(".jp-Launcher-section", has_text="Notebook").locator(".jp-LauncherCard").first.click()
     panel = bob.locator(".jp-NotebookPanel:not(.lm-mod-hidden)")
@@ -351,9 +369,14 @@ def test_a_class_on_the_hub(hub, browser, failure_screenshots):
     assert second_timestamp > first_timestamp
     assert "torch.randint(0, 10," in (course / "submitted" / ADA / STAGE / f"{STAGE}.ipynb").read_text()
     returned = course / "graded" / "returned.txt"
-    terminal(teacher, url, TEACHER, "cd qkv-attention && python -m autograder grade submitted --out graded "
-                                    "--notebooks 01_data --jobs 2 && python -m autograder return-feedback graded"
-                                    " && date > graded/returned.txt")
+    terminal(
+        teacher,
+        url,
+        TEACHER,
+        "cd qkv-attention && python -m autograder grade submitted --out graded "
+        "--notebooks 01_data --jobs 2 && python -m autograder return-feedback graded"
+        " && date > graded/returned.txt",
+    )
     wait_for(returned.exists, "the feedback returned by the teacher", 600)
     time.sleep(2)
     shots.take(teacher, "teacher graded and returned feedback")
@@ -362,7 +385,10 @@ def test_a_class_on_the_hub(hub, browser, failure_screenshots):
     assert set(grades) == {ADA, BOB}, grades
 
     # Each student fetches their feedback and reads their own score and check messages.
-    for page, user, message in ((ada, ADA, "make_batch looks right."), (bob, BOB, "AssertionError: the digit 9 never appears")):
+    for page, user, message in (
+        (ada, ADA, "make_batch looks right."),
+        (bob, BOB, "AssertionError: the digit 9 never appears"),
+    ):
         viewer = open_feedback(page, url, user)
         outputs = viewer.locator(".output_subarea")  # what the checks printed, not their source
         expect(outputs.filter(has_text=message)).not_to_have_count(0, timeout=LOAD)

@@ -2,15 +2,16 @@
 several seeds: a student who changes the seed (or whose numbers differ) must still find the text true.
 
 The code is the solution notebooks' own (model, data, training loop), run without plotting."""
+
 import math
 
 import matplotlib
 import numpy as np
 import pytest
 import torch
+from conftest import nbgrader_meta, read
 
 from autograder.course import solution_notebook
-from conftest import nbgrader_meta, read
 
 matplotlib.use("agg")
 SEEDS = [0, 1, 2, 3]
@@ -27,14 +28,27 @@ def notebook_code(stage, grade_ids):
 
 @pytest.fixture(scope="module")
 def training():
-    return notebook_code("06_training", {"setup", "provided_make_batch", "provided_AttentionModel", "provided_plot", "train"})
+    return notebook_code(
+        "06_training", {"setup", "provided_make_batch", "provided_AttentionModel", "provided_plot", "train"}
+    )
 
 
 @pytest.fixture(scope="module")
 def beyond():
-    return notebook_code("07_beyond", {"setup", "provided_AttentionModel", "tools", "make_xor_batch",
-                                       "MultiQueryAttentionModel", "two_before_four", "make_order_batch",
-                                       "exact_baseline", "PositionalAttentionModel"})
+    return notebook_code(
+        "07_beyond",
+        {
+            "setup",
+            "provided_AttentionModel",
+            "tools",
+            "make_xor_batch",
+            "MultiQueryAttentionModel",
+            "two_before_four",
+            "make_order_batch",
+            "exact_baseline",
+            "PositionalAttentionModel",
+        },
+    )
 
 
 def readout(model, x):
@@ -56,19 +70,23 @@ def test_06_the_trained_model_does_what_the_answer_and_07_say(training, seed):
     x = torch.randint(0, 10, (5000, 10))
     more_twos = (x == 2).sum(1) > (x == 4).sum(1)
     with torch.no_grad():
-        weights = model.attention(model.embed(x))[:, 0, :]                              # (N, 10)
+        weights = model.attention(model.embed(x))[:, 0, :]  # (N, 10)
         is_2_or_4 = (x == 2) | (x == 4)
         ratio = (weights[is_2_or_4].mean() / weights[~is_2_or_4].mean()).item()
-        values = model.values(model.embed(torch.arange(10)[None]))[0, :, 0]            # (10,) value per digit
+        values = model.values(model.embed(torch.arange(10)[None]))[0, :, 0]  # (10,) value per digit
         r = readout(model, x)
-        neither = x[~((x == 2) | (x == 4)).any(dim=1)]                                 # random, without 2s and 4s
+        neither = x[~((x == 2) | (x == 4)).any(dim=1)]  # random, without 2s and 4s
         p_neither = model(neither)[:, 0]
     assert ratio > 2, f"seed {seed}: the 2s and 4s get only {ratio:.2f} times the weight of other digits"
-    assert values[2] * values[4] < 0, f"seed {seed}: the values of 2 ({values[2]:.2f}) and 4 ({values[4]:.2f}) have the same sign"
+    assert values[2] * values[4] < 0, (
+        f"seed {seed}: the values of 2 ({values[2]:.2f}) and 4 ({values[4]:.2f}) have the same sign"
+    )
     ones, zeros = r[more_twos], r[~more_twos]
     separated = ones.min() > zeros.max() if values[2] > values[4] else ones.max() < zeros.min()
     assert separated, f"seed {seed}: the weighted values of 'more 2s' and of the other sequences overlap"
-    assert len(neither) > 300 and torch.all(p_neither < 0.5), f"seed {seed}: a sequence without 2s and 4s is not labelled 0"
+    assert len(neither) > 300 and torch.all(p_neither < 0.5), (
+        f"seed {seed}: a sequence without 2s and 4s is not labelled 0"
+    )
     assert np.mean(losses[-100:]) < 0.05
     if seed == 0:  # the answer's example of an unusual sequence that fools the model of the notebook
         with torch.no_grad():
@@ -82,10 +100,17 @@ def beyond_runs(beyond):
     fit = beyond["fit"]
     runs = {}
     for seed in SEEDS:
-        runs[seed] = (fit(beyond["AttentionModel"], beyond["make_xor_batch"], seed=seed)[0],
-                      fit(lambda: beyond["MultiQueryAttentionModel"](n_queries=4), beyond["make_xor_batch"], seed=seed)[0],
-                      fit(beyond["AttentionModel"], beyond["make_order_batch"], steps=1000, seed=seed)[0],
-                      fit(lambda: beyond["PositionalAttentionModel"](n_queries=1), beyond["make_order_batch"], steps=1000, seed=seed)[0])
+        runs[seed] = (
+            fit(beyond["AttentionModel"], beyond["make_xor_batch"], seed=seed)[0],
+            fit(lambda: beyond["MultiQueryAttentionModel"](n_queries=4), beyond["make_xor_batch"], seed=seed)[0],
+            fit(beyond["AttentionModel"], beyond["make_order_batch"], steps=1000, seed=seed)[0],
+            fit(
+                lambda: beyond["PositionalAttentionModel"](n_queries=1),
+                beyond["make_order_batch"],
+                steps=1000,
+                seed=seed,
+            )[0],
+        )
     return runs
 
 
@@ -104,15 +129,19 @@ def test_07_what_the_text_says_about_each_training(beyond, beyond_runs, seed):
     assert accuracy_on(multi, X_xor, y_xor) >= 0.95
     # Part 2: "the trained model lands on the baseline (within the sampling noise of about ±0.003)".
     blind_accuracy = accuracy_on(blind, X_order, y_order)
-    assert abs(blind_accuracy - baseline) < 0.006, f"seed {seed}: order-blind model {blind_accuracy:.4f}, baseline {baseline:.4f}"
+    assert abs(blind_accuracy - baseline) < 0.006, (
+        f"seed {seed}: order-blind model {blind_accuracy:.4f}, baseline {baseline:.4f}"
+    )
     # "The query now attends to the first 2 or 4 of each sequence".
     assert accuracy_on(positional, X_order, y_order) >= 0.97
     x = X_order[:5000]
     with torch.no_grad():
-        weights = positional.attention(positional.embed_tokens(x))[:, 0, :]           # (N, M)
+        weights = positional.attention(positional.embed_tokens(x))[:, 0, :]  # (N, M)
     is_2_or_4 = (x == 2) | (x == 4)
     rows = is_2_or_4.any(dim=1)
-    first = is_2_or_4.float().argmax(dim=1)                                            # the first 2 or 4
+    first = is_2_or_4.float().argmax(dim=1)  # the first 2 or 4
     on_first = weights[rows.nonzero()[:, 0], first[rows]]
-    assert on_first.mean() > 0.5, f"seed {seed}: the first 2 or 4 gets only {on_first.mean():.2f} of the weight on average"
+    assert on_first.mean() > 0.5, (
+        f"seed {seed}: the first 2 or 4 gets only {on_first.mean():.2f} of the weight on average"
+    )
     assert math.isfinite(on_first.mean().item())

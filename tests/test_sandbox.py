@@ -4,6 +4,7 @@ The kernels run as nbgrader runs them: nbconvert's ExecutePreprocessor configure
 arguments and environment from `kernel_setup` (and one test through `nbgrader autograde` itself).
 Without a usable sandbox (no bubblewrap, no namespaces) the tests skip with the reason; with CI=true they fail.
 """
+
 import importlib.util
 import json
 import os
@@ -24,9 +25,9 @@ from nbclient.exceptions import DeadKernelError
 from nbconvert.preprocessors import ExecutePreprocessor
 from traitlets.config.loader import KVArgParseConfigLoader
 
+from autograder.course import ROOT, solution_notebook
 from autograder.isolation import sandbox, warm_kernels
 from autograder.isolation.limits import KERNEL_ENV, Limits
-from autograder.course import ROOT, solution_notebook
 from tests.plain_nbgrader import PlainCourse
 
 pytestmark = pytest.mark.slow
@@ -85,17 +86,21 @@ def run(scratch: Path, folder: Path, cells: list[str], limits=Limits(), timeout=
     probe = "import sys\nprint('torch' in sys.modules, end='')"
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code) for code in [probe, *cells]])
     if STARTS_TOGETHER:  # kernels started from two threads at once: no change to os.environ
-        specs = KernelSpecManager(kernel_dirs=[os.path.join(p, "kernels") for p in env["JUPYTER_PATH"].split(os.pathsep)])
+        specs = KernelSpecManager(
+            kernel_dirs=[os.path.join(p, "kernels") for p in env["JUPYTER_PATH"].split(os.pathsep)]
+        )
         manager = KernelManager(config=config, kernel_name=sandbox.KERNEL_NAME, kernel_spec_manager=specs)
         try:
             ExecutePreprocessor(config=config, timeout=timeout, allow_errors=True, **options).preprocess(
-                notebook, {"metadata": {"path": str(folder)}}, km=manager)
+                notebook, {"metadata": {"path": str(folder)}}, km=manager
+            )
         finally:
             manager.shutdown_kernel(now=True)
     else:
         with mock.patch.dict(os.environ, env):
             ExecutePreprocessor(config=config, timeout=timeout, allow_errors=True, **options).preprocess(
-                notebook, {"metadata": {"path": str(folder)}})
+                notebook, {"metadata": {"path": str(folder)}}
+            )
     texts = []
     for cell in notebook.cells:
         text = ""
@@ -128,6 +133,7 @@ def host_processes_with(marker: str) -> list[int]:
 
 # --- the machinery -----------------------------------------------------------------------------------------
 
+
 def test_limits_reject_nonsense():
     with pytest.raises(ValueError, match="memory"):
         Limits(memory=0)
@@ -157,21 +163,26 @@ def test_setup_rejects_a_scratch_path_too_long_for_sockets(tmp_path):
 
 def test_kernel_works_in_its_own_copy_of_the_folder(scratch, folder):
     (folder / "secret-link").symlink_to(ROOT / "README.md")
-    [out] = run(scratch, folder, [
-        "import os, socket, json\n"
-        "data = open('data.txt').read()\n"
-        "open('data.txt', 'w').write('changed')\n"
-        "open('new.txt', 'w').write('new')\n"
-        "print(json.dumps([os.getcwd(), socket.gethostname(), sorted(os.listdir('.')), data]))"])
+    [out] = run(
+        scratch,
+        folder,
+        [
+            "import os, socket, json\n"
+            "data = open('data.txt').read()\n"
+            "open('data.txt', 'w').write('changed')\n"
+            "open('new.txt', 'w').write('new')\n"
+            "print(json.dumps([os.getcwd(), socket.gethostname(), sorted(os.listdir('.')), data]))"
+        ],
+    )
     cwd, hostname, listing, data = last_json(out)
     assert (cwd, hostname, data) == ("/home/student/01_stage", "sandbox", "alice's data\n")
-    assert listing == ["data.txt", "new.txt"]          # the symlink was not copied
+    assert listing == ["data.txt", "new.txt"]  # the symlink was not copied
     assert sorted(p.name for p in folder.iterdir()) == ["data.txt", "secret-link"]
     assert (folder / "data.txt").read_text() == "alice's data\n"
 
 
 def test_a_folder_too_large_for_the_sandbox_stops_the_kernel_with_a_reason(scratch, folder, capfd):
-    (folder / "huge.bin").write_bytes(b"x" * 2 * 1024 ** 2)
+    (folder / "huge.bin").write_bytes(b"x" * 2 * 1024**2)
     with pytest.raises(RuntimeError, match="Kernel died"):
         run(scratch, folder, ["print('never')"], limits=Limits(tmp_space=1))
     assert "too large to copy into the sandbox" in capfd.readouterr().err
@@ -179,12 +190,15 @@ def test_a_folder_too_large_for_the_sandbox_stops_the_kernel_with_a_reason(scrat
 
 # --- what issue 8 asks ------------------------------------------------------------------------------------
 
+
 def test_course_files_are_out_of_reach(scratch, tmp_path):
     token = uuid.uuid4().hex
     course = tmp_path / "course"
-    secrets = {course / "source" / "01_stage" / "01_stage.ipynb": f"HIDDEN-TESTS-{token}",
-               course / "gradebook.db": f"GRADEBOOK-{token}",
-               course / "submitted" / "bob" / "01_stage" / "01_stage.ipynb": f"OTHER-STUDENT-{token}"}
+    secrets = {
+        course / "source" / "01_stage" / "01_stage.ipynb": f"HIDDEN-TESTS-{token}",
+        course / "gradebook.db": f"GRADEBOOK-{token}",
+        course / "submitted" / "bob" / "01_stage" / "01_stage.ipynb": f"OTHER-STUDENT-{token}",
+    }
     for path, text in secrets.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
@@ -234,8 +248,9 @@ print(json.dumps(dict(names=names, found=found, upwards=upwards, opened=opened, 
     assert report["found"] == []
     assert "gradebook.db" not in report["names"] and "source" not in report["upwards"]
     assert set(report["upwards"]) <= {"01_stage", "01_stage.ipynb", ".ipython", "student"}
-    assert all(result in ("FileNotFoundError", "IsADirectoryError", "PermissionError")
-               for result in report["opened"].values()), report["opened"]
+    assert all(
+        result in ("FileNotFoundError", "IsADirectoryError", "PermissionError") for result in report["opened"].values()
+    ), report["opened"]
     assert report["opened"][str(course)] == "FileNotFoundError"
     # The parent's cwd was tried; a warm kernel's parent is outside its PID namespace (getppid() is 0).
     assert str(report["ppid"]) in report["proc_cwd"] or (WARM_SOCKET and report["ppid"] == 0)
@@ -246,8 +261,21 @@ print(json.dumps(dict(names=names, found=found, upwards=upwards, opened=opened, 
     for path, entries in report["listings"].items():
         if path != "/":
             assert {str(Path(path) / e) for e in entries} <= allowed, (path, entries)
-    assert set(report["listings"]["/"]) <= {"bin", "dev", "etc", "home", "lib", "lib32", "lib64", "libx32",
-                                            "proc", "run", "sbin", "tmp", "usr"} | {p.parts[1] for p in python}
+    assert set(report["listings"]["/"]) <= {
+        "bin",
+        "dev",
+        "etc",
+        "home",
+        "lib",
+        "lib32",
+        "lib64",
+        "libx32",
+        "proc",
+        "run",
+        "sbin",
+        "tmp",
+        "usr",
+    } | {p.parts[1] for p in python}
 
 
 def test_nothing_persists_into_later_kernels(scratch, folder):
@@ -258,24 +286,32 @@ startup = os.path.expanduser("~/.ipython/profile_default/startup")
 os.makedirs(startup, exist_ok=True)
 open(os.path.join(startup, "00-{token}.py"), "w").write("PLANTED_{token} = True")
 os.makedirs(site.getusersitepackages(), exist_ok=True)
-open(os.path.join(site.getusersitepackages(), "usercustomize.py"), "w").write("import builtins; builtins.PLANTED_{token} = True")
+custom = os.path.join(site.getusersitepackages(), "usercustomize.py")
+open(custom, "w").write("import builtins; builtins.PLANTED_{token} = True")
 open("/tmp/{token}", "w").write("left behind")
 print("planted")
 """
     assert run(scratch, folder, [plant]) == ["planted\n"]
-    [out] = run(scratch, folder, [
-        "import builtins, json, os, subprocess, sys\n"
-        f"child = subprocess.run([sys.executable, '-c', 'import builtins; print(hasattr(builtins, \"PLANTED_{token}\"))'],"
-        " capture_output=True, text=True).stdout.strip()\n"
-        f"print(json.dumps(['PLANTED_{token}' in globals(), hasattr(builtins, 'PLANTED_{token}'), child,"
-        f" os.path.exists('/tmp/{token}'), os.listdir(os.path.expanduser('~'))]))"])
+    [out] = run(
+        scratch,
+        folder,
+        [
+            "import builtins, json, os, subprocess, sys\n"
+            f"child = subprocess.run([sys.executable, '-c', 'import builtins; print(hasattr(builtins, \"PLANTED_{token}\"))'],"  # noqa: E501
+            " capture_output=True, text=True).stdout.strip()\n"
+            f"print(json.dumps(['PLANTED_{token}' in globals(), hasattr(builtins, 'PLANTED_{token}'), child,"
+            f" os.path.exists('/tmp/{token}'), os.listdir(os.path.expanduser('~'))]))"
+        ],
+    )
     in_kernel, in_builtins, in_child, tmp_file, home = last_json(out)
     assert (in_kernel, in_builtins, in_child, tmp_file) == (False, False, "False", False)
     assert ".local" not in home
     host_startup = Path.home() / ".ipython" / "profile_default" / "startup" / f"00-{token}.py"
     assert not host_startup.exists()
-    assert not (Path(site.getusersitepackages()) / "usercustomize.py").exists() or \
-        token not in (Path(site.getusersitepackages()) / "usercustomize.py").read_text()
+    assert (
+        not (Path(site.getusersitepackages()) / "usercustomize.py").exists()
+        or token not in (Path(site.getusersitepackages()) / "usercustomize.py").read_text()
+    )
 
 
 def test_tmp_is_private(scratch, folder):
@@ -283,9 +319,14 @@ def test_tmp_is_private(scratch, folder):
     host_file = Path("/tmp") / f"host-{token}"
     host_file.write_text("the grader's")
     try:
-        [out] = run(scratch, folder, [
-            f"import json, os\nopen('/tmp/kernel-{token}', 'w').write('x')\n"
-            f"print(json.dumps([os.path.exists({str(host_file)!r}), sorted(os.listdir('/tmp'))]))"])
+        [out] = run(
+            scratch,
+            folder,
+            [
+                f"import json, os\nopen('/tmp/kernel-{token}', 'w').write('x')\n"
+                f"print(json.dumps([os.path.exists({str(host_file)!r}), sorted(os.listdir('/tmp'))]))"
+            ],
+        )
     finally:
         host_file.unlink()
     sees_host_file, listing = last_json(out)
@@ -299,13 +340,18 @@ def test_no_network_not_even_loopback(scratch, folder):
     server.setblocking(False)
     port = server.getsockname()[1]
     try:
-        [out] = run(scratch, folder, [
-            "import json, socket\n"
-            "try:\n"
-            f"    socket.create_connection(('127.0.0.1', {port}), timeout=5); result = 'CONNECTED'\n"
-            "except OSError as error:\n"
-            "    result = type(error).__name__\n"
-            "print(json.dumps([result, [name for _, name in socket.if_nameindex()]]))"])
+        [out] = run(
+            scratch,
+            folder,
+            [
+                "import json, socket\n"
+                "try:\n"
+                f"    socket.create_connection(('127.0.0.1', {port}), timeout=5); result = 'CONNECTED'\n"
+                "except OSError as error:\n"
+                "    result = type(error).__name__\n"
+                "print(json.dumps([result, [name for _, name in socket.if_nameindex()]]))"
+            ],
+        )
         with pytest.raises(BlockingIOError):
             server.accept()  # nobody knocked
     finally:
@@ -318,16 +364,18 @@ def test_no_network_not_even_loopback(scratch, folder):
 def test_setsid_child_dies_with_the_kernel(scratch, folder):
     marker = str(900000 + uuid.uuid4().int % 99999)
     seen_while_running = []
-    start = ("import subprocess, sys\n"
-             f"subprocess.Popen(['setsid', 'sleep', '{marker}'])\n"
-             f"subprocess.Popen([sys.executable, '-c', 'import os, time; os.setsid(); os.fork() or time.sleep({marker})'])  # a daemon\n"
-             "import time; time.sleep(1)")
+    start = (
+        "import subprocess, sys\n"
+        f"subprocess.Popen(['setsid', 'sleep', '{marker}'])\n"
+        f"subprocess.Popen([sys.executable, '-c', 'import os, time; os.setsid(); os.fork() or time.sleep({marker})'])  # a daemon\n"  # noqa: E501
+        "import time; time.sleep(1)"
+    )
 
     def look(cell, cell_index, execute_reply):
         seen_while_running.append(host_processes_with(marker))
 
     run(scratch, folder, [start], on_cell_executed=look)
-    assert len(seen_while_running[-1]) >= 2       # `setsid sleep`, and the daemon (its parent has exited)
+    assert len(seen_while_running[-1]) >= 2  # `setsid sleep`, and the daemon (its parent has exited)
     deadline = time.monotonic() + 10
     while host_processes_with(marker) and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -336,23 +384,29 @@ def test_setsid_child_dies_with_the_kernel(scratch, folder):
 
 def test_limits_fail_the_cell_and_the_kernel_goes_on(scratch, folder):
     limits = Limits(memory=2048, file_size=5, processes=40)
-    outputs = run(scratch, folder, [
-        "import resource\nprint([resource.getrlimit(r)[0] for r in "
-        "(resource.RLIMIT_AS, resource.RLIMIT_FSIZE, resource.RLIMIT_NPROC)])",
-        "hog = bytearray(3 * 1024 ** 3)",
-        "open('big.bin', 'wb').write(b'x' * 6 * 1024 ** 2)",
-        "import os, signal, time\nchildren = []\ntry:\n"
-        "    for _ in range(100):\n"
-        "        pid = os.fork()\n"
-        "        if pid == 0:\n"
-        "            time.sleep(60); os._exit(0)\n"
-        "        children.append(pid)\n"
-        "finally:\n"
-        "    for pid in children:\n"
-        "        os.kill(pid, signal.SIGKILL); os.waitpid(pid, 0)\n"
-        "    print(len(children))",
-        "print('graded on')"], limits=limits)
-    assert outputs[0].strip() == str([2048 * 1024 ** 2, 5 * 1024 ** 2, 40])
+    outputs = run(
+        scratch,
+        folder,
+        [
+            "import resource\nprint([resource.getrlimit(r)[0] for r in "
+            "(resource.RLIMIT_AS, resource.RLIMIT_FSIZE, resource.RLIMIT_NPROC)])",
+            "hog = bytearray(3 * 1024 ** 3)",
+            "open('big.bin', 'wb').write(b'x' * 6 * 1024 ** 2)",
+            "import os, signal, time\nchildren = []\ntry:\n"
+            "    for _ in range(100):\n"
+            "        pid = os.fork()\n"
+            "        if pid == 0:\n"
+            "            time.sleep(60); os._exit(0)\n"
+            "        children.append(pid)\n"
+            "finally:\n"
+            "    for pid in children:\n"
+            "        os.kill(pid, signal.SIGKILL); os.waitpid(pid, 0)\n"
+            "    print(len(children))",
+            "print('graded on')",
+        ],
+        limits=limits,
+    )
+    assert outputs[0].strip() == str([2048 * 1024**2, 5 * 1024**2, 40])
     assert "MemoryError" in outputs[1]
     assert "File too large" in outputs[2]
     forked, error = outputs[3].strip().splitlines()
@@ -377,15 +431,20 @@ def test_interrupt_reaches_the_kernel(scratch, folder):
 def test_python_environment_is_read_only(scratch, folder):
     torch_init = Path(importlib.util.find_spec("torch").origin)
     before = torch_init.stat().st_mtime_ns
-    [out] = run(scratch, folder, [
-        "import importlib.util, json, os, sys, sysconfig\nresults = []\n"
-        "for path in [os.path.join(sysconfig.get_paths()['purelib'], 'evil.pth'), "
-        "os.path.join(sys.base_prefix, 'evil.txt')]:\n"
-        "    try:\n        open(path, 'w').close(); results.append('WRITTEN')\n"
-        "    except OSError as error:\n        results.append(type(error).__name__)\n"
-        "try:\n    open(importlib.util.find_spec('torch').origin, 'a').close(); results.append('WRITTEN')\n"
-        "except OSError as error:\n    results.append(type(error).__name__)\n"
-        "print(json.dumps(results))"])
+    [out] = run(
+        scratch,
+        folder,
+        [
+            "import importlib.util, json, os, sys, sysconfig\nresults = []\n"
+            "for path in [os.path.join(sysconfig.get_paths()['purelib'], 'evil.pth'), "
+            "os.path.join(sys.base_prefix, 'evil.txt')]:\n"
+            "    try:\n        open(path, 'w').close(); results.append('WRITTEN')\n"
+            "    except OSError as error:\n        results.append(type(error).__name__)\n"
+            "try:\n    open(importlib.util.find_spec('torch').origin, 'a').close(); results.append('WRITTEN')\n"
+            "except OSError as error:\n    results.append(type(error).__name__)\n"
+            "print(json.dumps(results))"
+        ],
+    )
     assert "WRITTEN" not in last_json(out) and len(last_json(out)) == 3
     assert torch_init.stat().st_mtime_ns == before
 
@@ -396,11 +455,14 @@ def test_nbgrader_autograde_runs_the_kernel_in_the_sandbox(scratch, tmp_path, mo
     workspace = PlainCourse(tmp_path / "course").create([stage])
     notebook = nbformat.read(solution_notebook(stage), as_version=4)
     gradebook = workspace.root / "gradebook.db"
-    notebook.cells.append(nbformat.v4.new_code_cell(
-        "import os, socket\n"
-        f"try:\n    open({str(gradebook)!r}, 'rb'); print('GRADEBOOK READ')\n"
-        "except OSError as error:\n    print('no gradebook:', type(error).__name__)\n"
-        "print('host:', socket.gethostname(), os.getcwd())"))
+    notebook.cells.append(
+        nbformat.v4.new_code_cell(
+            "import os, socket\n"
+            f"try:\n    open({str(gradebook)!r}, 'rb'); print('GRADEBOOK READ')\n"
+            "except OSError as error:\n    print('no gradebook:', type(error).__name__)\n"
+            "print('host:', socket.gethostname(), os.getcwd())"
+        )
+    )
     submitted = tmp_path / "alice.ipynb"
     nbformat.write(notebook, submitted)
     workspace.submit("alice", stage, submitted)
@@ -435,7 +497,11 @@ def test_a_warm_kernel_starts_like_a_cold_one(ready, warm_server, folder):
     its own random seeds."""
     global WARM_SOCKET
     portraits = {}
-    for kind, socket_path in [("cold", None), ("warm", warm_server.socket_path), ("warm again", warm_server.socket_path)]:
+    for kind, socket_path in [
+        ("cold", None),
+        ("warm", warm_server.socket_path),
+        ("warm again", warm_server.socket_path),
+    ]:
         WARM_SOCKET = socket_path
         scratch = Path(tempfile.mkdtemp(prefix="sbx-test-"))
         try:
@@ -484,17 +550,21 @@ def test_warm_kernels_of_two_students_do_not_see_each_other(ready, warm_server, 
     WARM_SOCKET, STARTS_TOGETHER = warm_server.socket_path, True
     scratches = [Path(tempfile.mkdtemp(prefix="sbx-test-")) for _ in folders]
     outputs = {}
-    look = ("import json, os, time\nseen = []\n"
-            "for _ in range(30):\n"
-            "    for pid in filter(str.isdigit, os.listdir('/proc')):\n"
-            "        try:\n            seen.append(open(f'/proc/{pid}/cmdline', 'rb').read().decode(errors='replace'))\n"
-            "        except OSError:\n            pass\n"
-            "    time.sleep(0.1)\n"
-            "found = [top + '/' + name for top, _, names in os.walk('/home') for name in names]\n"
-            "print(json.dumps([os.getuid(), sorted(set(seen)), found]))")
+    look = (
+        "import json, os, time\nseen = []\n"
+        "for _ in range(30):\n"
+        "    for pid in filter(str.isdigit, os.listdir('/proc')):\n"
+        "        try:\n            seen.append(open(f'/proc/{pid}/cmdline', 'rb').read().decode(errors='replace'))\n"
+        "        except OSError:\n            pass\n"
+        "    time.sleep(0.1)\n"
+        "found = [top + '/' + name for top, _, names in os.walk('/home') for name in names]\n"
+        "print(json.dumps([os.getuid(), sorted(set(seen)), found]))"
+    )
     try:
-        threads = [threading.Thread(target=lambda i=i: outputs.__setitem__(i, run(scratches[i], folders[i], [look])))
-                   for i in range(2)]
+        threads = [
+            threading.Thread(target=lambda i=i: outputs.__setitem__(i, run(scratches[i], folders[i], [look])))
+            for i in range(2)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -525,11 +595,15 @@ def test_a_solution_notebook_gives_the_same_outputs_warm_and_cold(ready, warm_se
             notebook = nbformat.read(solution_notebook(stage), as_version=4)
             with mock.patch.dict(os.environ, env):
                 ExecutePreprocessor(config=KVArgParseConfigLoader(args).load_config(), timeout=120).preprocess(
-                    notebook, {"metadata": {"path": str(tmp_path)}})
+                    notebook, {"metadata": {"path": str(tmp_path)}}
+                )
         finally:
             WARM_SOCKET = None
             shutil.rmtree(scratch, ignore_errors=True)
-        seen[kind] = [[(o.output_type, o.get("name"), sorted(o.get("data", {})), o.get("text")) for o in cell.outputs]
-                      for cell in notebook.cells if cell.cell_type == "code"]
+        seen[kind] = [
+            [(o.output_type, o.get("name"), sorted(o.get("data", {})), o.get("text")) for o in cell.outputs]
+            for cell in notebook.cells
+            if cell.cell_type == "code"
+        ]
     assert seen["warm"] == seen["cold"]
     assert any("image/png" in kinds for cell in seen["warm"] for _, _, kinds, _ in cell)

@@ -1,15 +1,16 @@
 """The student notebooks: generated from solutions/, free of answers and hidden tests, runnable."""
+
 import ast
 import copy
 import re
 import textwrap
 
 import pytest
+from conftest import nbgrader_meta, read
 
 from autograder.course import STAGES, solution_notebook, student_notebook
 from autograder.release.execute import execute_notebook
 from autograder.release.generate import drift
-from conftest import nbgrader_meta, read
 
 SOLUTION_REGION = re.compile(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", re.S)
 HIDDEN_REGION = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
@@ -17,8 +18,11 @@ HIDDEN_REGION = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS",
 
 def meaningful_lines(text):
     """Lines that give an answer away: not blank, not a bare comment, not just punctuation."""
-    return {line.strip() for line in text.splitlines()
-            if line.strip() and not line.strip().startswith("#") and len(line.strip()) > 3}
+    return {
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.strip().startswith("#") and len(line.strip()) > 3
+    }
 
 
 def test_notebooks_are_exactly_what_nbgrader_generates_from_solutions():
@@ -82,7 +86,11 @@ def test_blank_notebook_runs_and_stubs_raise_not_implemented(stage):
         meta = nbgrader_meta(cell)
         errors = [o for o in cell.outputs if o.output_type == "error"]
         gid = meta.get("grade_id") or ""
-        if gid == "setup" or gid.startswith("provided_") or (meta.get("locked") and not meta.get("grade") and cell.source.lstrip().startswith(("def ", "class "))):
+        if (
+            gid == "setup"
+            or gid.startswith("provided_")
+            or (meta.get("locked") and not meta.get("grade") and cell.source.lstrip().startswith(("def ", "class ")))
+        ):
             assert not errors, f"{stage}: provided cell {gid} fails: {errors[0].ename if errors else ''}"
         if not errors:
             continue
@@ -93,7 +101,8 @@ def test_blank_notebook_runs_and_stubs_raise_not_implemented(stage):
         else:
             missing = re.search(r"name '(\w+)' is not defined", error.evalue)
             assert error.ename == "NameError" and missing and missing.group(1) in unset, (
-                f"{stage}: cell {gid or cell.source[:40]!r} fails with {error.ename}: {error.evalue}")
+                f"{stage}: cell {gid or cell.source[:40]!r} fails with {error.ename}: {error.evalue}"
+            )
     assert stub_errors > 0
 
 
@@ -108,6 +117,7 @@ def normalized(code):
 
 class _Anonymous(ast.NodeTransformer):
     """Every variable becomes `_` (modules keep their names): the same computation under other names."""
+
     def visit_Name(self, node):
         return node if node.id in MODULES else ast.copy_location(ast.Name("_", node.ctx), node)
 
@@ -131,8 +141,12 @@ def answer_expressions(solution_code):
             values.append(node)
         for value in values:
             text, shape = normalized(ast.unparse(value)), shape_of(value)
-            found.add((text if len(text) >= 12 else None,
-                       shape if len(shape) >= 16 and shape.count("_") < len(shape) / 4 else None))
+            found.add(
+                (
+                    text if len(text) >= 12 else None,
+                    shape if len(shape) >= 16 and shape.count("_") < len(shape) / 4 else None,
+                )
+            )
     return found
 
 
@@ -173,11 +187,17 @@ def test_code_hints_are_folded_under_a_hint_in_words(stage):
         if cell.cell_type != "markdown" or not ("**Hint" in cell.source or "<details>" in cell.source):
             continue
         source = cell.source
-        assert source.count("<details>") == source.count("</details>"), f"{stage}: unbalanced <details> in {source[:60]!r}"
+        assert source.count("<details>") == source.count("</details>"), (
+            f"{stage}: unbalanced <details> in {source[:60]!r}"
+        )
         words = source.find("**Hint in words:**")
         assert words >= 0, f"{stage}: hints without a hint in words first: {source[:80]!r}"
         first_fold = source.find("<details>")
-        shown = source[words:first_fold if first_fold >= 0 else None]
-        assert not re.search(r"`[^`]*\b(torch|F|np)\.\w+\(", shown), f"{stage}: a hint in words shows a torch call: {shown[:120]!r}"
+        shown = source[words : first_fold if first_fold >= 0 else None]
+        assert not re.search(r"`[^`]*\b(torch|F|np)\.\w+\(", shown), (
+            f"{stage}: a hint in words shows a torch call: {shown[:120]!r}"
+        )
         for number, block in enumerate(re.findall(r"<details>(.*?)</details>", source, re.S), 1):
-            assert f"<summary>Hint {number}</summary>\n\n" in block, f"{stage}: hint {number} is not titled 'Hint {number}'"
+            assert f"<summary>Hint {number}</summary>\n\n" in block, (
+                f"{stage}: hint {number} is not titled 'Hint {number}'"
+            )

@@ -2,6 +2,7 @@
 folder without the course's nbgrader_config.py, nbgrader's defaults apply, among them 30 s per cell. Every
 solution notebook must pass `nbgrader validate` there, hidden tests included, while another notebook runs
 beside it on the same cores (a busy laptop, a shared hub)."""
+
 import subprocess
 import sys
 import textwrap
@@ -26,8 +27,13 @@ BACKGROUND = textwrap.dedent("""
 @pytest.fixture(scope="module")
 def busy_machine():
     """Another notebook running beside the test, on the same cores."""
-    worker = subprocess.Popen([sys.executable, "-c", BACKGROUND], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              env=nbgrader_env(), cwd=ROOT)
+    worker = subprocess.Popen(
+        [sys.executable, "-c", BACKGROUND],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=nbgrader_env(),
+        cwd=ROOT,
+    )
     yield worker
     worker.terminate()
     try:
@@ -49,8 +55,14 @@ def test_solution_validates_in_a_bare_folder_with_nbgrader_defaults(stage, tmp_p
     env = nbgrader_env()
     env.update(JUPYTER_CONFIG_DIR=str(empty_config), HOME=str(tmp_path))  # no course or user configuration at all
     assert not (folder / "nbgrader_config.py").exists()
-    result = subprocess.run([sys.executable, "-m", "nbgrader", "validate", notebook.name], cwd=folder, env=env,
-                            capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "validate", notebook.name],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     output = result.stdout + result.stderr
     assert busy_machine.poll() is None, "the notebook running beside the validation stopped"
     # `nbgrader validate` exits 0 also when a cell fails or times out: read what it says.

@@ -13,6 +13,7 @@ Each result is also appended to OUT/journal.jsonl (journal.py), which the tables
 `--cluster ADDRESS` grades on a Dask cluster (cluster.py) instead of this machine's workers; the course's
 figures and page styles are stored once per class (shared_assets.py).
 """
+
 import logging
 import os
 import shutil
@@ -27,12 +28,12 @@ from autograder.grading.classbook import autograded_copy, course_folder, write_c
 from autograder.grading.collect import CollectError, collect
 from autograder.grading.core import Grader, SandboxUnavailable, grade_notebook
 from autograder.grading.journal import JOURNAL, Journal, fingerprint, reusable, task_id
-from autograder.grading.result import GradeResult, Status
 from autograder.grading.report import Progress, summary, write_tables
+from autograder.grading.result import GradeResult, Status
+from autograder.grading.roster import write_roster
 from autograder.grading.shared_assets import SharedAssets, folder_size, human_size, per_notebook_size
 from autograder.isolation.limits import Limits
 from autograder.isolation.processes import stop_all_workers
-from autograder.grading.roster import write_roster
 
 MARKER = ".autograder-output"
 INTERRUPTED = "grading was interrupted"
@@ -108,8 +109,11 @@ def stage_grade_ids() -> dict[str, set[str]]:
     ids = {}
     for stage in STAGES:
         notebook = json.loads(solution_notebook(stage).read_text(encoding="utf-8"))
-        ids[stage] = {c["metadata"]["nbgrader"]["grade_id"] for c in notebook["cells"]
-                      if c.get("metadata", {}).get("nbgrader", {}).get("grade_id")}
+        ids[stage] = {
+            c["metadata"]["nbgrader"]["grade_id"]
+            for c in notebook["cells"]
+            if c.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        }
     return ids
 
 
@@ -126,8 +130,14 @@ def prepare_output(out: Path, submissions: Path, resume: bool = False) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for folder in () if resume else (out / "feedback", out / "logs", out / "export", course_folder(out)):
         shutil.rmtree(folder, ignore_errors=True)
-    for name in ("grades.csv", "tests.csv", "collected.csv", "students.csv", "summary.txt",
-                 *(() if resume else (JOURNAL,))):
+    for name in (
+        "grades.csv",
+        "tests.csv",
+        "collected.csv",
+        "students.csv",
+        "summary.txt",
+        *(() if resume else (JOURNAL,)),
+    ):
         (out / name).unlink(missing_ok=True)
     (out / MARKER).write_text("Written by `python -m autograder grade`; the next run replaces it.\n", encoding="utf-8")
 
@@ -137,8 +147,9 @@ def choose_stages(requested: str | None, found: set[str]) -> list[str]:
         stages = [s.strip() for s in requested.split(",") if s.strip()]
         unknown = [s for s in stages if s not in STAGES]
         if unknown:
-            raise GradeArgumentError(f"--notebooks: unknown notebook(s) {', '.join(unknown)}; "
-                                     f"the course has {', '.join(STAGES)}")
+            raise GradeArgumentError(
+                f"--notebooks: unknown notebook(s) {', '.join(unknown)}; the course has {', '.join(STAGES)}"
+            )
         return stages
     return [s for s in STAGES if s in found]
 
@@ -209,8 +220,9 @@ def stop_run_processes(marker: str) -> int:
     return killed
 
 
-def _execute(tasks: list[Task], workers: int, limits: Limits, grader: Grader, record,
-             progress: Progress) -> list[ClassResult]:
+def _execute(
+    tasks: list[Task], workers: int, limits: Limits, grader: Grader, record, progress: Progress
+) -> list[ClassResult]:
     """Grade the tasks `workers` at a time; record(task, result) saves each result as it arrives."""
     rows: list[ClassResult] = []
     pool = ThreadPoolExecutor(max_workers=workers)
@@ -222,8 +234,13 @@ def _execute(tasks: list[Task], workers: int, limits: Limits, grader: Grader, re
                 result = future.result()
             except Exception as error:  # grade_notebook never raises for a notebook; this is a last resort
                 log.exception("grading %s of %s failed", task.stage, task.student_id)
-                result = GradeResult(task.stage, Status.ERROR, 0.0, grader.stage_info(task.stage).max_score,
-                                     notes=[f"grader error: {error}"])
+                result = GradeResult(
+                    task.stage,
+                    Status.ERROR,
+                    0.0,
+                    grader.stage_info(task.stage).max_score,
+                    notes=[f"grader error: {error}"],
+                )
             rows.append(record(task, result))
     except KeyboardInterrupt:  # Ctrl-C: stop the workers, keep what is done, mark the rest
         pool.shutdown(wait=False, cancel_futures=True)
@@ -236,22 +253,36 @@ def _execute(tasks: list[Task], workers: int, limits: Limits, grader: Grader, re
 def _interrupted(tasks: list[Task], rows: list[ClassResult], grader: Grader, progress: Progress) -> list[ClassResult]:
     """`error` rows for the tasks without a result (Ctrl-C); the journal has the others for --resume."""
     done = {(r.student_id, r.notebook) for r in rows}
-    print("\nInterrupted: the notebooks not graded yet have the status `error`; `--resume` grades only "
-          "those.", file=progress.stream)
-    return [ClassResult(t.student_id, GradeResult(t.stage, Status.ERROR, 0.0, grader.stage_info(t.stage).max_score,
-                                                  notes=[INTERRUPTED]))
-            for t in tasks if (t.student_id, t.stage) not in done]
+    print(
+        "\nInterrupted: the notebooks not graded yet have the status `error`; `--resume` grades only those.",
+        file=progress.stream,
+    )
+    return [
+        ClassResult(
+            t.student_id,
+            GradeResult(t.stage, Status.ERROR, 0.0, grader.stage_info(t.stage).max_score, notes=[INTERRUPTED]),
+        )
+        for t in tasks
+        if (t.student_id, t.stage) not in done
+    ]
 
 
-def _execute_on_cluster(client, plugin_name: str, tasks: list[Task], limits: Limits, grader: Grader, record,
-                        progress: Progress) -> list[ClassResult]:
+def _execute_on_cluster(
+    client, plugin_name: str, tasks: list[Task], limits: Limits, grader: Grader, record, progress: Progress
+) -> list[ClassResult]:
     """Grade the tasks on the Dask cluster; record(task, result) saves each result as it arrives."""
     from autograder.grading import cluster
 
     rows: list[ClassResult] = []
     try:
-        cluster.execute(client, plugin_name, tasks, limits, lambda task, result: rows.append(record(task, result)),
-                        lambda stage: grader.stage_info(stage).max_score)
+        cluster.execute(
+            client,
+            plugin_name,
+            tasks,
+            limits,
+            lambda task, result: rows.append(record(task, result)),
+            lambda stage: grader.stage_info(stage).max_score,
+        )
     except KeyboardInterrupt:
         rows += _interrupted(tasks, rows, grader, progress)
     return rows
@@ -272,9 +303,18 @@ def _resumed(journal: Journal, tasks: list[Task], out: Path) -> tuple[list[Class
     return kept, todo
 
 
-def grade_class(submissions: Path, out: Path = DEFAULT_OUT, jobs: int | None = None, limits: Limits = Limits(),
-                sandbox: bool = True, notebooks: str | None = None, stream=sys.stdout,
-                warm: bool = True, cluster: str | None = None, resume: bool = False) -> list[ClassResult]:
+def grade_class(
+    submissions: Path,
+    out: Path = DEFAULT_OUT,
+    jobs: int | None = None,
+    limits: Limits = Limits(),
+    sandbox: bool = True,
+    notebooks: str | None = None,
+    stream=sys.stdout,
+    warm: bool = True,
+    cluster: str | None = None,
+    resume: bool = False,
+) -> list[ClassResult]:
     """Grade every student's notebooks in SUBMISSIONS into `out`; returns one row per (student, stage).
     cluster: the address of a Dask scheduler to grade on (None: this machine, `jobs` at a time);
     resume: keep what an earlier run into `out` graded with the same content (OUT/journal.jsonl)."""
@@ -283,8 +323,10 @@ def grade_class(submissions: Path, out: Path = DEFAULT_OUT, jobs: int | None = N
     if workers < 1:
         raise GradeArgumentError(f"--jobs must be at least 1, not {workers}")
     if cluster and jobs is not None:
-        raise GradeArgumentError("--jobs is for this machine; on a cluster each Dask worker thread grades one "
-                                 "notebook at a time (dask worker --nthreads N)")
+        raise GradeArgumentError(
+            "--jobs is for this machine; on a cluster each Dask worker thread grades one "
+            "notebook at a time (dask worker --nthreads N)"
+        )
     collection = collect(submissions, STAGES, stage_grade_ids())
     found = {stage for s in collection.students.values() for stage in s.notebooks}
     stages = choose_stages(notebooks, found)
@@ -326,13 +368,21 @@ def grade_class(submissions: Path, out: Path = DEFAULT_OUT, jobs: int | None = N
             print(line, file=stream, flush=True)
         count = len(collection.students)
         where = f"on the Dask cluster at {cluster}" if cluster else f"with {workers} worker(s)"
-        print(f"Found {count} student{'s' if count != 1 else ''} in {submissions} ({collection.layout}); "
-              f"grading {', '.join(stages)} {where}.", file=stream, flush=True)
+        print(
+            f"Found {count} student{'s' if count != 1 else ''} in {submissions} ({collection.layout}); "
+            f"grading {', '.join(stages)} {where}.",
+            file=stream,
+            flush=True,
+        )
         for line in lines[first:]:
             print(line, file=stream, flush=True)
         if resume:
-            print(f"Resuming {out / JOURNAL}: {len(kept)} notebook(s) already graded with the same content are "
-                  f"kept; {len(todo)} to grade.", file=stream, flush=True)
+            print(
+                f"Resuming {out / JOURNAL}: {len(kept)} notebook(s) already graded with the same content are "
+                f"kept; {len(todo)} to grade.",
+                file=stream,
+                flush=True,
+            )
         if client is not None:
             rows = kept + _execute_on_cluster(client, plugin_name, todo, limits, grader, record, progress)
         else:
@@ -342,8 +392,9 @@ def grade_class(submissions: Path, out: Path = DEFAULT_OUT, jobs: int | None = N
         write_course(out, Workspace(grader.template), rows)
     except KeyboardInterrupt:  # Ctrl-C before grading began (while the grader started): every row says so
         print("\nInterrupted before grading began.", file=stream)
-        rows = [ClassResult(t.student_id, GradeResult(t.stage, Status.ERROR, 0.0, 0.0, notes=[INTERRUPTED]))
-                for t in tasks]
+        rows = [
+            ClassResult(t.student_id, GradeResult(t.stage, Status.ERROR, 0.0, 0.0, notes=[INTERRUPTED])) for t in tasks
+        ]
     finally:
         journal.close()
         if client is not None:
@@ -356,19 +407,30 @@ def grade_class(submissions: Path, out: Path = DEFAULT_OUT, jobs: int | None = N
     write_tables(out, rows, names, collection.inventory)
     write_roster(out, collection.students.values())
     size, own = folder_size(out), per_notebook_size(out)
-    uncontained = [] if grader.sandbox or cluster else [
-        "Without the sandbox, students' file access, shell commands and programs could not be contained: "
-        "they ran as you and are listed as notes (no points taken); read them before trusting the grades."]
-    settings = [*lines, *uncontained,
-                f"Limits: {limits.cell_timeout} s per cell, {limits.notebook_timeout} s per notebook, "
-                f"{limits.memory} MB memory, {limits.output} MB output, {limits.file_size} MB per file"
-                + ("" if cluster else f"; {workers} worker(s)"),
-                *([f"Resumed: {len(kept)} notebook(s) kept from the journal, {len(todo)} graded in this run"]
-                  if resume else []),
-                f"nbgrader course with every submission (Formgrader, nbgrader export): {course_folder(out)}",
-                f"Output: {human_size(size)} in {out}: {human_size(own / max(1, len(rows)))} per notebook (its "
-                f"feedback page and graded copy), {human_size(size - own)} once for the class (the course's "
-                "figures and page style in feedback/_static, the nbgrader course, the tables)"]
+    uncontained = (
+        []
+        if grader.sandbox or cluster
+        else [
+            "Without the sandbox, students' file access, shell commands and programs could not be contained: "
+            "they ran as you and are listed as notes (no points taken); read them before trusting the grades."
+        ]
+    )
+    settings = [
+        *lines,
+        *uncontained,
+        f"Limits: {limits.cell_timeout} s per cell, {limits.notebook_timeout} s per notebook, "
+        f"{limits.memory} MB memory, {limits.output} MB output, {limits.file_size} MB per file"
+        + ("" if cluster else f"; {workers} worker(s)"),
+        *(
+            [f"Resumed: {len(kept)} notebook(s) kept from the journal, {len(todo)} graded in this run"]
+            if resume
+            else []
+        ),
+        f"nbgrader course with every submission (Formgrader, nbgrader export): {course_folder(out)}",
+        f"Output: {human_size(size)} in {out}: {human_size(own / max(1, len(rows)))} per notebook (its "
+        f"feedback page and graded copy), {human_size(size - own)} once for the class (the course's "
+        "figures and page style in feedback/_static, the nbgrader course, the tables)",
+    ]
     text = summary(rows, stages, settings, time.monotonic() - started, out)
     (out / "summary.txt").write_text(text, encoding="utf-8")
     print(text, file=stream, end="", flush=True)
@@ -377,50 +439,114 @@ def grade_class(submissions: Path, out: Path = DEFAULT_OUT, jobs: int | None = N
 
 # -- command line -------------------------------------------------------------------------------------------
 
+
 def add_grade_parser(commands) -> None:
     defaults = Limits()
     parser = commands.add_parser(
-        "grade", help="grade a whole class: a folder or a Moodle/Canvas zip of student notebooks",
-        description="Grade every student's notebooks with nbgrader: grades.csv, tests.csv, feedback pages.")
-    parser.add_argument("submissions", type=Path, metavar="SUBMISSIONS",
-                        help="a folder with one subfolder per student, nbgrader's submitted/ folder, "
-                             "or a zip downloaded from Moodle or Canvas")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
-                        help=f"where the results go (default: {DEFAULT_OUT})")
-    parser.add_argument("--jobs", type=int, default=None, metavar="N",
-                        help=f"notebooks graded at the same time (default: one more than CPUs, {default_jobs()} here)")
+        "grade",
+        help="grade a whole class: a folder or a Moodle/Canvas zip of student notebooks",
+        description="Grade every student's notebooks with nbgrader: grades.csv, tests.csv, feedback pages.",
+    )
+    parser.add_argument(
+        "submissions",
+        type=Path,
+        metavar="SUBMISSIONS",
+        help="a folder with one subfolder per student, nbgrader's submitted/ folder, "
+        "or a zip downloaded from Moodle or Canvas",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, metavar="DIR", help=f"where the results go (default: {DEFAULT_OUT})"
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        metavar="N",
+        help=f"notebooks graded at the same time (default: one more than CPUs, {default_jobs()} here)",
+    )
     parser.add_argument("--notebooks", metavar="LIST", help="comma-separated stages to grade (default: those found)")
-    parser.add_argument("--no-sandbox", action="store_true",
-                        help="run student code without the sandbox (only time, memory and file limits)")
-    parser.add_argument("--cluster", metavar="ADDRESS",
-                        help="grade on an existing Dask distributed cluster, e.g. tcp://scheduler:8786 (each worker "
-                             "needs this course checkout and, for the sandbox, bubblewrap; see the README)")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue an interrupted run into the same --out: notebooks already graded with the "
-                             "same content (and settings) are kept, new, changed and failed ones are graded")
-    parser.add_argument("--cold-kernels", action="store_true",
-                        help="start every worker and kernel as a fresh interpreter instead of forking them "
-                             "from servers that have imported nbgrader and torch (slower; the sandbox is the same)")
+    parser.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="run student code without the sandbox (only time, memory and file limits)",
+    )
+    parser.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="grade on an existing Dask distributed cluster, e.g. tcp://scheduler:8786 (each worker "
+        "needs this course checkout and, for the sandbox, bubblewrap; see the README)",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run into the same --out: notebooks already graded with the "
+        "same content (and settings) are kept, new, changed and failed ones are graded",
+    )
+    parser.add_argument(
+        "--cold-kernels",
+        action="store_true",
+        help="start every worker and kernel as a fresh interpreter instead of forking them "
+        "from servers that have imported nbgrader and torch (slower; the sandbox is the same)",
+    )
     limits = parser.add_argument_group("limits of each notebook")
-    limits.add_argument("--cell-timeout", type=int, default=defaults.cell_timeout, metavar="SECONDS",
-                        help=f"one cell (default: {defaults.cell_timeout})")
-    limits.add_argument("--notebook-timeout", type=int, default=defaults.notebook_timeout, metavar="SECONDS",
-                        help=f"all cells together (default: {defaults.notebook_timeout})")
-    limits.add_argument("--memory", type=int, default=defaults.memory, metavar="MB",
-                        help=f"the kernel's address space (default: {defaults.memory})")
-    limits.add_argument("--max-output", type=int, default=defaults.output, metavar="MB",
-                        help=f"output kept per notebook (default: {defaults.output})")
-    limits.add_argument("--file-size", type=int, default=defaults.file_size, metavar="MB",
-                        help=f"largest file the kernel may write (default: {defaults.file_size})")
+    limits.add_argument(
+        "--cell-timeout",
+        type=int,
+        default=defaults.cell_timeout,
+        metavar="SECONDS",
+        help=f"one cell (default: {defaults.cell_timeout})",
+    )
+    limits.add_argument(
+        "--notebook-timeout",
+        type=int,
+        default=defaults.notebook_timeout,
+        metavar="SECONDS",
+        help=f"all cells together (default: {defaults.notebook_timeout})",
+    )
+    limits.add_argument(
+        "--memory",
+        type=int,
+        default=defaults.memory,
+        metavar="MB",
+        help=f"the kernel's address space (default: {defaults.memory})",
+    )
+    limits.add_argument(
+        "--max-output",
+        type=int,
+        default=defaults.output,
+        metavar="MB",
+        help=f"output kept per notebook (default: {defaults.output})",
+    )
+    limits.add_argument(
+        "--file-size",
+        type=int,
+        default=defaults.file_size,
+        metavar="MB",
+        help=f"largest file the kernel may write (default: {defaults.file_size})",
+    )
     parser.set_defaults(run=command_grade)
 
 
 def command_grade(args) -> int:
     try:
-        limits = Limits(cell_timeout=args.cell_timeout, notebook_timeout=args.notebook_timeout,
-                        memory=args.memory, output=args.max_output, file_size=args.file_size)
-        results = grade_class(args.submissions, args.out, args.jobs, limits, not args.no_sandbox, args.notebooks,
-                              warm=not args.cold_kernels, cluster=args.cluster, resume=args.resume)
+        limits = Limits(
+            cell_timeout=args.cell_timeout,
+            notebook_timeout=args.notebook_timeout,
+            memory=args.memory,
+            output=args.max_output,
+            file_size=args.file_size,
+        )
+        results = grade_class(
+            args.submissions,
+            args.out,
+            args.jobs,
+            limits,
+            not args.no_sandbox,
+            args.notebooks,
+            warm=not args.cold_kernels,
+            cluster=args.cluster,
+            resume=args.resume,
+        )
     except (CollectError, GradeArgumentError, SandboxUnavailable, ClusterError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

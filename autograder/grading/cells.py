@@ -1,4 +1,5 @@
 """What a notebook cell is to nbgrader, in nbgrader's own words (nbgrader.utils), for NotebookNode cells."""
+
 from nbgrader.utils import is_grade, is_locked, is_solution
 
 __all__ = ["grade_id", "is_grade", "is_locked", "is_solution", "is_test", "is_written_answer", "points"]

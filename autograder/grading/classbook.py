@@ -12,6 +12,7 @@ OUT/nbgrader/, an nbgrader course folder with the course's configuration:
 so that `cd OUT/nbgrader && jupyter lab` (Formgrader tab) grades the written answers, and `nbgrader export`
 or `nbgrader generate_feedback` work as in any nbgrader course.
 """
+
 import shutil
 import warnings
 from pathlib import Path

@@ -17,6 +17,7 @@ Only this module imports `distributed`, and only the class command with `--clust
   filesystem), and hands each result over as it arrives. A notebook whose task killed every worker it ran on
   (Dask's `distributed.scheduler.allowed-failures`, KilledWorker) becomes an `error` row with the reason.
 """
+
 import asyncio
 import concurrent.futures
 import logging
@@ -114,9 +115,14 @@ async def worker_status(name: str, dask_worker=None) -> dict:
         return {"ok": False, "failure": "the grader plugin is not set up", "version": "", "slots": 0}
     await plugin.wait_ready()
     grader = plugin.grader
-    return {"ok": grader is not None, "failure": plugin.failure,
-            "sandbox_line": grader.sandbox_line if grader else "", "warm_line": grader.warm_line if grader else "",
-            "version": plugin.version, "slots": dask_worker.state.nthreads}
+    return {
+        "ok": grader is not None,
+        "failure": plugin.failure,
+        "sandbox_line": grader.sandbox_line if grader else "",
+        "warm_line": grader.warm_line if grader else "",
+        "version": plugin.version,
+        "slots": dask_worker.state.nthreads,
+    }
 
 
 def grade_on_worker(plugin_name: str, data: bytes | None, stage: str, limits: dict, notes: list[str]) -> dict:
@@ -138,24 +144,27 @@ def connect(address: str, timeout: float = 20) -> Client:
             try:
                 from dask_gateway import Gateway
             except ImportError as error:
-                raise ClusterError("--cluster gateway:NAME needs the dask-gateway package "
-                                   "(pip install dask-gateway)") from error
+                raise ClusterError(
+                    "--cluster gateway:NAME needs the dask-gateway package (pip install dask-gateway)"
+                ) from error
             return Gateway().connect(address.removeprefix("gateway:")).get_client(set_as_default=False)
         return Client(address, timeout=timeout, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as error:
         raise ClusterError(f"cannot reach the Dask scheduler at {address}: {error}") from error
 
 
-def start_graders(client: Client, stages: list[str], sandbox: bool, warm: bool,
-                  wait: float = 120) -> tuple[str, list[str]]:
+def start_graders(
+    client: Client, stages: list[str], sandbox: bool, warm: bool, wait: float = 120
+) -> tuple[str, list[str]]:
     """Register the plugin (each worker starts its Grader) and check every worker; returns the plugin's name
     and lines for the terminal and the summary. Raises ClusterError when no worker is there or one cannot
     grade."""
     try:
         client.wait_for_workers(1, timeout=wait)
     except TimeoutError as error:
-        raise ClusterError(f"no Dask worker joined the scheduler at {client.scheduler.address} "
-                           f"within {wait:.0f} s") from error
+        raise ClusterError(
+            f"no Dask worker joined the scheduler at {client.scheduler.address} within {wait:.0f} s"
+        ) from error
     plugin = GraderPlugin(stages, sandbox, warm)
     try:
         client.register_plugin(plugin, name=plugin.name)
@@ -168,15 +177,20 @@ def start_graders(client: Client, stages: list[str], sandbox: bool, warm: bool,
         if not status["ok"]:
             problems.append(f"worker {address} refuses to grade: {status['failure']}")
         elif status["version"] != ours:
-            problems.append(f"worker {address} has another version of the grader or the hidden tests "
-                            f"({status['version']}, here {ours}): run the workers from the same checkout")
+            problems.append(
+                f"worker {address} has another version of the grader or the hidden tests "
+                f"({status['version']}, here {ours}): run the workers from the same checkout"
+            )
     if problems:
         stop_graders(client, plugin.name)
         raise ClusterError("; ".join(problems))
     slots = sum(s["slots"] for s in statuses.values())
     lines = sorted({s["sandbox_line"] for s in statuses.values()}) + sorted({s["warm_line"] for s in statuses.values()})
-    return plugin.name, [f"Cluster: {client.scheduler.address}, {len(statuses)} worker(s) with {slots} grading slot(s) "
-            f"(each Dask worker thread grades one notebook at a time); every worker says:", *lines]
+    return plugin.name, [
+        f"Cluster: {client.scheduler.address}, {len(statuses)} worker(s) with {slots} grading slot(s) "
+        f"(each Dask worker thread grades one notebook at a time); every worker says:",
+        *lines,
+    ]
 
 
 def stop_graders(client: Client, name: str) -> None:
@@ -206,8 +220,9 @@ def execute(client: Client, plugin_name: str, tasks: list, limits: Limits, on_re
         while pending and len(running) < window_size:
             task = pending.pop()
             data, notes = task.data()
-            future = client.submit(grade_on_worker, plugin_name, data, task.stage, limits.to_dict(), list(notes),
-                                   key=task.key, pure=False)
+            future = client.submit(
+                grade_on_worker, plugin_name, data, task.stage, limits.to_dict(), list(notes), key=task.key, pure=False
+            )
             running[future.key] = (task, future)
             window.add(future)
             submitted += 1
@@ -231,17 +246,30 @@ def _result_of(future, task, max_score) -> GradeResult:
     try:
         return GradeResult.from_dict(future.result())
     except KilledWorker as error:
-        return GradeResult(task.stage, Status.ERROR, 0.0, max_score(task.stage),
-                           notes=[*task.notes, "grading this notebook killed every worker it ran on; Dask gave up "
-                                  "after the cluster's allowed number of tries (distributed.scheduler."
-                                  f"allowed-failures): {str(error).splitlines()[0][:300]}"])
+        return GradeResult(
+            task.stage,
+            Status.ERROR,
+            0.0,
+            max_score(task.stage),
+            notes=[
+                *task.notes,
+                "grading this notebook killed every worker it ran on; Dask gave up "
+                "after the cluster's allowed number of tries (distributed.scheduler."
+                f"allowed-failures): {str(error).splitlines()[0][:300]}",
+            ],
+        )
     except ClusterError:
         raise
     except Exception as error:  # noqa: BLE001 - the task itself failed (grade_notebook does not raise)
         if future.status == "cancelled":
-            raise ClusterError(f"the scheduler cancelled the grading ({error or 'connection lost'}); "
-                               "what was graded is kept: run again with --resume") from error
-        return GradeResult(task.stage, Status.ERROR, 0.0, max_score(task.stage),
-                           notes=[*task.notes, f"grader error on the cluster: {type(error).__name__}: {error}"])
-
-
+            raise ClusterError(
+                f"the scheduler cancelled the grading ({error or 'connection lost'}); "
+                "what was graded is kept: run again with --resume"
+            ) from error
+        return GradeResult(
+            task.stage,
+            Status.ERROR,
+            0.0,
+            max_score(task.stage),
+            notes=[*task.notes, f"grader error on the cluster: {type(error).__name__}: {error}"],
+        )

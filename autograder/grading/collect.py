@@ -18,6 +18,7 @@ matched to a stage by its file name (`01_data.ipynb`, also `01_data-1.ipynb`, `0
 cells). Every file found is listed in the inventory with what was done with it: nothing is dropped
 silently. The input is only read, never extracted in place; zip member names are never used as paths.
 """
+
 import io
 import json
 import re
@@ -30,9 +31,9 @@ JUNK = re.compile(r"(^|/)(__MACOSX|\.DS_Store|Thumbs\.db|desktop\.ini|\._[^/]*)(
 MOODLE = re.compile(r"^(?P<name>.+?)_(?P<id>\d+)_assign(submission|feedback)_(?P<plugin>[a-z]+)_(?P<rest>.*)$")
 CANVAS = re.compile(r"^(?P<name>[^_/]+?)(?P<late>_late)?_(?P<id>\d+)_(?P<submission>\d+)_(?P<rest>.+)$", re.I)
 COPY_SUFFIX = re.compile(r"(-copy\d*| copy\d*| \(\d+\)|-\d+|_\d+)$", re.I)
-SAFE_ID = re.compile(r"[^\w.@+-]+")          # \w: letters of every script (Müller stays Müller)
+SAFE_ID = re.compile(r"[^\w.@+-]+")  # \w: letters of every script (Müller stays Müller)
 NBGRADER_BOOKKEEPING = {"timestamp.txt", "submission_secret.txt"}  # in nbgrader's submitted/<student>/<stage>/
-MAX_MEMBER_BYTES = 50 * 1024 * 1024       # a notebook larger than this is reported, not read
+MAX_MEMBER_BYTES = 50 * 1024 * 1024  # a notebook larger than this is reported, not read
 MAX_INNER_ZIP_BYTES = 200 * 1024 * 1024
 
 
@@ -43,6 +44,7 @@ class CollectError(ValueError):
 @dataclass
 class Entry:
     """One file of the input: its path inside the input (posix), its size and how to read it."""
+
     path: str
     size: int
     read: callable
@@ -56,10 +58,11 @@ class Entry:
 @dataclass
 class Notebook:
     """The file graded as one stage of one student."""
+
     stage: str
     entry: Entry
-    how: str                     # "by name" or "by content"
-    late: bool = False           # the LMS marked this file late (Canvas's `_late_` in the name)
+    how: str  # "by name" or "by content"
+    late: bool = False  # the LMS marked this file late (Canvas's `_late_` in the name)
 
 
 @dataclass
@@ -68,9 +71,9 @@ class Student:
     name: str = ""
     notebooks: dict[str, Notebook] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    lms: str = "folders"          # where the id comes from: "Moodle", "Canvas" or "folders"
-    lms_id: str = ""              # the id as found: Moodle participant number, Canvas user id, folder name
-    late: set[str] = field(default_factory=set)   # stages whose graded file the LMS marked late (Canvas)
+    lms: str = "folders"  # where the id comes from: "Moodle", "Canvas" or "folders"
+    lms_id: str = ""  # the id as found: Moodle participant number, Canvas user id, folder name
+    late: set[str] = field(default_factory=set)  # stages whose graded file the LMS marked late (Canvas)
 
     @property
     def display_name(self) -> str:
@@ -81,11 +84,12 @@ class Student:
 @dataclass
 class Collection:
     students: dict[str, Student]
-    inventory: list[tuple[str, str, str]]   # (student_id, file, what was done with it)
+    inventory: list[tuple[str, str, str]]  # (student_id, file, what was done with it)
     layout: str
 
 
 # -- reading the input ------------------------------------------------------------------------------
+
 
 def _folder_entries(folder: Path) -> tuple[list[Entry], list[str]]:
     entries, folders = [], []
@@ -102,7 +106,9 @@ def _zip_entries(archive: zipfile.ZipFile, prefix: str = "") -> tuple[list[Entry
     entries, folders = [], []
     for info in archive.infolist():
         # a member name is only a label: no absolute paths, no '..'
-        name = "/".join(part for part in _member_name(info).replace("\\", "/").split("/") if part not in ("", ".", ".."))
+        name = "/".join(
+            part for part in _member_name(info).replace("\\", "/").split("/") if part not in ("", ".", "..")
+        )
         if not name:
             continue
         if info.is_dir():
@@ -161,6 +167,7 @@ def _expand_inner_zips(entries: list[Entry]) -> tuple[list[Entry], list[tuple[st
 
 # -- students ---------------------------------------------------------------------------------------
 
+
 def safe_id(text: str) -> str:
     """A student id usable as a folder name: letters (of any script, in NFC), digits and `_.@+-` are kept, every
     other run of characters becomes one '_' (`Müller, Anna (late)` -> `Müller_Anna_late`). The same text gives
@@ -173,7 +180,7 @@ def _strip_wrappers(paths: list[str], stages: list[str]) -> str:
     """The prefix of folders that wrap the whole class (`class/`, `submitted/`), '' when there is none."""
     prefix = ""
     while True:
-        rest = [p[len(prefix):] for p in paths if p.startswith(prefix)]
+        rest = [p[len(prefix) :] for p in paths if p.startswith(prefix)]
         parts = [PurePosixPath(p).parts for p in rest if p]
         tops = {p[0] for p in parts}
         if len(tops) != 1 or not parts:
@@ -243,7 +250,7 @@ def collect(submissions: Path, stages: list[str], stage_ids: dict[str, set[str]]
     entries, problems = _expand_inner_zips(entries)
     prefix = _strip_wrappers([e.path for e in entries], stages)
     students: dict[str, Student] = {}
-    keys: dict[str, str] = {}   # the id as found -> the id used (safe, unique)
+    keys: dict[str, str] = {}  # the id as found -> the id used (safe, unique)
     layouts = set()
 
     def student(student_id: str, name: str, layout: str = "folders") -> Student:
@@ -264,7 +271,7 @@ def collect(submissions: Path, stages: list[str], stage_ids: dict[str, set[str]]
     if kind == "folder":  # an empty student folder is a student who handed in nothing
         for folder in folders:
             if folder.startswith(prefix) and folder != prefix.rstrip("/"):
-                parts = PurePosixPath(folder[len(prefix):]).parts
+                parts = PurePosixPath(folder[len(prefix) :]).parts
                 if len(parts) == 1 and not JUNK.search(folder) and not MOODLE.match(parts[0]):
                     student(parts[0], "")
     candidates: dict[tuple[str, str], list[tuple[int, Notebook]]] = {}
@@ -275,7 +282,7 @@ def collect(submissions: Path, stages: list[str], stage_ids: dict[str, set[str]]
         if not entry.path.startswith(prefix):
             inventory.append(("", entry.path, "ignored: outside the class folder"))
             continue
-        owner = _owner(PurePosixPath(entry.path[len(prefix):]).parts)
+        owner = _owner(PurePosixPath(entry.path[len(prefix) :]).parts)
         if owner is None:
             inventory.append(("", entry.path, "ignored: not inside a student's folder"))
             continue
@@ -293,7 +300,7 @@ def collect(submissions: Path, stages: list[str], stage_ids: dict[str, set[str]]
             unmatched.append((who, entry, inner, late))
             continue
         candidates.setdefault((who.student_id, stage), []).append((rank, Notebook(stage, entry, "by name", late)))
-    for who, entry, inner, late in unmatched:
+    for who, entry, _inner, late in unmatched:
         stage = _stage_by_content(entry, stage_ids)
         if stage is None:
             inventory.append((who.student_id, entry.path, "ignored: a notebook of no stage of this course"))
@@ -308,7 +315,9 @@ def collect(submissions: Path, stages: list[str], stage_ids: dict[str, set[str]]
         inventory.append((student_id, chosen.entry.path, f"graded as {stage} (matched {chosen.how})"))
         for _, other in options[1:]:
             inventory.append((student_id, other.entry.path, f"ignored: another file for {stage}"))
-            students[student_id].notes.append(f"several files for {stage}: graded {PurePosixPath(chosen.entry.path).name}")
+            students[student_id].notes.append(
+                f"several files for {stage}: graded {PurePosixPath(chosen.entry.path).name}"
+            )
     ignored: dict[str, list[str]] = {}
     for student_id, path, what in inventory:
         name = PurePosixPath(path).name
@@ -319,9 +328,11 @@ def collect(submissions: Path, stages: list[str], stage_ids: dict[str, set[str]]
     for student_id, files in ignored.items():
         students[student_id].notes.append(f"other files ignored: {', '.join(sorted(files))}")
     if not any(s.notebooks for s in students.values()):
-        raise CollectError(f"no student notebooks found in {submissions} (expected one folder per student holding "
-                           f"notebooks named like {stages[0]}.ipynb, nbgrader's submitted/ layout, or a Moodle "
-                           "or Canvas zip)")
+        raise CollectError(
+            f"no student notebooks found in {submissions} (expected one folder per student holding "
+            f"notebooks named like {stages[0]}.ipynb, nbgrader's submitted/ layout, or a Moodle "
+            "or Canvas zip)"
+        )
     names = {"folders": "one folder per student", "Moodle": "Moodle download", "Canvas": "Canvas download"}
     layout = " and ".join(names[name] for name in sorted(layouts)) or "no student folders"
     return Collection(dict(sorted(students.items())), sorted(inventory), f"{kind}: {layout}")

@@ -5,6 +5,7 @@ commands read) for a course folder at `root` with nbgrader's usual source/ and r
 `autograde_config(limits, kernel_args)`: what grading one notebook adds: the grader's execute preprocessor
 in place of nbgrader's, its limits, the kernel (sandboxed or limited), and the feedback exporter.
 """
+
 from pathlib import Path
 
 from traitlets.config import Config

@@ -10,6 +10,7 @@ runs) with a fresh kernel in a new sandbox, in a temporary folder of its own tha
 depends on no output folder, no current directory, and two calls share nothing a student could reach.
 It never raises for anything a notebook does: a failure of the grader itself is an `error` result.
 """
+
 import json
 import logging
 import os
@@ -25,20 +26,45 @@ from autograder.course import STAGES
 from autograder.grading.feedback import simple_page
 from autograder.grading.outcome import StageInfo
 from autograder.grading.result import GradeResult, Status
-from autograder.grading.worker import (AUTOGRADED_FILE, FEEDBACK_FILE, JOB_FILE, NOTEBOOK_FILE, RESULT_FILE, Job,
-                                       untouched_tests)
+from autograder.grading.worker import (
+    AUTOGRADED_FILE,
+    FEEDBACK_FILE,
+    JOB_FILE,
+    NOTEBOOK_FILE,
+    RESULT_FILE,
+    Job,
+    untouched_tests,
+)
 from autograder.isolation.limits import KERNEL_ENV, Limits
 from autograder.isolation.processes import run_worker
 
 log = logging.getLogger(__name__)
 WORKER = "autograder.grading.worker"
 # What the warm worker server imports once, and its warm-up (autograder/isolation/warm_jobs.py).
-WORKER_MODULES = [WORKER, "autograder.grading.submission", "autograder.grading.integrity",
-                  "autograder.grading.outcome", "autograder.grading.workspace", "autograder.grading.config",
-                  "autograder.grading.guarded_execute", "autograder.grading.feedback",
-                  "autograder.isolation.sandbox", "autograder.isolation.unsandboxed", "nbformat", "nbgrader.apps",
-                  "nbgrader.api", "nbgrader.converters", "nbgrader.preprocessors", "nbconvert",
-                  "nbconvert.exporters", "jupyter_client", "nbclient", "psutil", "sqlalchemy", "bs4"]
+WORKER_MODULES = [
+    WORKER,
+    "autograder.grading.submission",
+    "autograder.grading.integrity",
+    "autograder.grading.outcome",
+    "autograder.grading.workspace",
+    "autograder.grading.config",
+    "autograder.grading.guarded_execute",
+    "autograder.grading.feedback",
+    "autograder.isolation.sandbox",
+    "autograder.isolation.unsandboxed",
+    "nbformat",
+    "nbgrader.apps",
+    "nbgrader.api",
+    "nbgrader.converters",
+    "nbgrader.preprocessors",
+    "nbconvert",
+    "nbconvert.exporters",
+    "jupyter_client",
+    "nbclient",
+    "psutil",
+    "sqlalchemy",
+    "bs4",
+]
 WORKER_WARM_UP = "autograder.grading.feedback:warm_up"
 HARD_LIMIT_MARGIN = 300  # seconds a worker may take beyond the notebook's own time limit
 MAX_LOG = 200_000  # characters of a worker's log kept in an `error` result
@@ -59,8 +85,9 @@ class Grader:
     die with the thread that started them). `sandbox_line` and `warm_line` say how it grades.
     """
 
-    def __init__(self, stages: list[str] | None = None, *, sandbox: bool = True, require_sandbox: bool = False,
-                 warm: bool = True):
+    def __init__(
+        self, stages: list[str] | None = None, *, sandbox: bool = True, require_sandbox: bool = False, warm: bool = True
+    ):
         self.stages = list(stages or STAGES)
         unknown = [s for s in self.stages if s not in STAGES]
         if unknown:
@@ -109,8 +136,10 @@ class Grader:
             self.warm_line = "Warm start: off (--cold-kernels): every worker and kernel is a fresh interpreter."
             return
         words = []
-        starts = [("workers", lambda folder: warm_jobs.start_server(folder, WORKER_MODULES, WORKER_WARM_UP)),
-                  ("kernels", (lambda folder: warm_kernels.start_server(folder, KERNEL_ENV)) if self.sandbox else None)]
+        starts = [
+            ("workers", lambda folder: warm_jobs.start_server(folder, WORKER_MODULES, WORKER_WARM_UP)),
+            ("kernels", (lambda folder: warm_kernels.start_server(folder, KERNEL_ENV)) if self.sandbox else None),
+        ]
         for what, start in starts:
             if start is None:
                 words.append(f"{what} fresh (warm kernels need the sandbox)")
@@ -123,8 +152,10 @@ class Grader:
             self._servers.append(server)
             setattr(self, "worker_socket" if what == "workers" else "kernel_socket", server.socket_path)
             words.append(f"{what} forked warm")
-        self.warm_line = ("Warm start: " + "; ".join(words) + ". Each notebook still has its own new process and "
-                          "sandbox (--cold-kernels: fresh interpreters).")
+        self.warm_line = (
+            "Warm start: " + "; ".join(words) + ". Each notebook still has its own new process and "
+            "sandbox (--cold-kernels: fresh interpreters)."
+        )
 
     def close(self) -> None:
         for server in self._servers:
@@ -157,8 +188,14 @@ def sandbox_status(wanted: bool) -> tuple[bool, str]:
     return False, f"Sandbox: UNAVAILABLE ({reason}). Grading without it: {unprotected}."
 
 
-def grade_notebook(notebook: bytes | str | os.PathLike | None, stage: str, limits: Limits = Limits(), *,
-                   grader: Grader | None = None, notes: tuple[str, ...] = ()) -> GradeResult:
+def grade_notebook(
+    notebook: bytes | str | os.PathLike | None,
+    stage: str,
+    limits: Limits = Limits(),
+    *,
+    grader: Grader | None = None,
+    notes: tuple[str, ...] = (),
+) -> GradeResult:
     """Grade one student's notebook of `stage` under `limits`.
 
     notebook: the file's bytes, or its path; None means the student handed in nothing (status `missing`).
@@ -173,19 +210,37 @@ def grade_notebook(notebook: bytes | str | os.PathLike | None, stage: str, limit
     started = time.monotonic()
     info = grader.stage_info(stage)
     if notebook is None:
-        return GradeResult(stage, Status.MISSING, 0.0, info.max_score, untouched_tests(info, "missing"),
-                           list(notes), simple_page(stage, f"No notebook {stage} was found in your submission."))
+        return GradeResult(
+            stage,
+            Status.MISSING,
+            0.0,
+            info.max_score,
+            untouched_tests(info, "missing"),
+            list(notes),
+            simple_page(stage, f"No notebook {stage} was found in your submission."),
+        )
     if not isinstance(notebook, bytes):
         try:
             notebook = Path(notebook).read_bytes()
         except OSError as error:
-            return GradeResult(stage, Status.UNREADABLE, 0.0, info.max_score, untouched_tests(info, "not run"),
-                               [f"could not read the file: {error.strerror or error}", *notes],
-                               simple_page(stage, "Your file could not be read."))
+            return GradeResult(
+                stage,
+                Status.UNREADABLE,
+                0.0,
+                info.max_score,
+                untouched_tests(info, "not run"),
+                [f"could not read the file: {error.strerror or error}", *notes],
+                simple_page(stage, "Your file could not be read."),
+            )
     folder = Path(tempfile.mkdtemp(prefix=f"{stage[:2]}-", dir=grader.folder / "jobs"))
     try:
-        result = _run(folder, notebook, Job(stage, str(grader.template), limits, grader.sandbox,
-                                            grader.kernel_socket or "", tuple(notes)), grader, info)
+        result = _run(
+            folder,
+            notebook,
+            Job(stage, str(grader.template), limits, grader.sandbox, grader.kernel_socket or "", tuple(notes)),
+            grader,
+            info,
+        )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     result.seconds = round(time.monotonic() - started, 2)
@@ -200,11 +255,14 @@ def _run(folder: Path, notebook: bytes, job: Job, grader: Grader, info: StageInf
     hard_limit = job.limits.notebook_timeout + HARD_LIMIT_MARGIN
     # No TMPDIR of the job's: a kernel without the sandbox inherits it, and the job folder is among the
     # places a kernel may not open (integrity checks).
-    env = {"AUTOGRADER_RUN": grader.run_marker,
-           # nbgrader runs `alembic` when it creates a gradebook: this Python's bin/ first on PATH
-           "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])}
-    ending = run_worker(WORKER, [str(folder)], log_file=log_file, hard_limit=hard_limit, env=env,
-                        server=grader.worker_socket)
+    env = {
+        "AUTOGRADER_RUN": grader.run_marker,
+        # nbgrader runs `alembic` when it creates a gradebook: this Python's bin/ first on PATH
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+    }
+    ending = run_worker(
+        WORKER, [str(folder)], log_file=log_file, hard_limit=hard_limit, env=env, server=grader.worker_socket
+    )
     worker_log = log_file.read_text(encoding="utf-8", errors="replace") if log_file.exists() else ""
     result_file = folder / RESULT_FILE
     result = None
@@ -215,11 +273,20 @@ def _run(folder: Path, notebook: bytes, job: Job, grader: Grader, info: StageInf
             worker_log += f"\nunreadable result: {error}\n"
     if result is None:
         status = Status.TIMEOUT if ending.timed_out else Status.ERROR
-        return GradeResult(job.stage, status, 0.0, info.max_score, untouched_tests(info, "not run"),
-                           [f"grading failed: {ending.describe(hard_limit)}", *job.notes],
-                           simple_page(job.stage, UNGRADED), log=worker_log[-MAX_LOG:])
+        return GradeResult(
+            job.stage,
+            status,
+            0.0,
+            info.max_score,
+            untouched_tests(info, "not run"),
+            [f"grading failed: {ending.describe(hard_limit)}", *job.notes],
+            simple_page(job.stage, UNGRADED),
+            log=worker_log[-MAX_LOG:],
+        )
     feedback, autograded = folder / FEEDBACK_FILE, folder / AUTOGRADED_FILE
-    result.feedback_html = feedback.read_text(encoding="utf-8") if feedback.exists() else simple_page(job.stage, UNGRADED)
+    result.feedback_html = (
+        feedback.read_text(encoding="utf-8") if feedback.exists() else simple_page(job.stage, UNGRADED)
+    )
     result.autograded_notebook = autograded.read_bytes() if autograded.exists() else None
     if result.status == Status.ERROR:
         result.log = worker_log[-MAX_LOG:]

@@ -7,6 +7,7 @@ Jinja bytecode cache (Jinja's public `BytecodeCache`; entries are checked agains
 set through the exporter's public `environment`: the warm worker server compiles the templates once in
 `warm_up()` and every worker forked from it renders without compiling them again.
 """
+
 import html
 import os
 
@@ -42,8 +43,10 @@ class FeedbackExporter(HTMLExporter):
 def simple_page(stage: str, message: str) -> str:
     """A short page for a notebook that nbgrader could not grade."""
     title = html.escape(stage)
-    return (f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{title}</title></head>"
-            f"<body><h1>{title}</h1><p>{html.escape(message)}</p></body></html>\n")
+    return (
+        f"<!DOCTYPE html>\n<html><head><meta charset='utf-8'><title>{title}</title></head>"
+        f"<body><h1>{title}</h1><p>{html.escape(message)}</p></body></html>\n"
+    )
 
 
 def warm_up() -> None:
@@ -55,20 +58,31 @@ def warm_up() -> None:
     from nbgrader.converters import generate_feedback
     from sqlalchemy.orm import configure_mappers
 
-    notebook = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_markdown_cell("# A *title*\n\nSome `code`, a [link](#x), $x^2$ and a list:\n\n- one\n- two"),
-        nbformat.v4.new_code_cell(
-            "import math\nprint(f'{math.pi:.2f}')  # a comment\nx = [1, 2.5, 'three', None]",
-            outputs=[nbformat.v4.new_output("stream", text="3.14\n"),
-                     nbformat.v4.new_output("error", ename="AssertionError", evalue="no",
-                                            traceback=["\x1b[0;31mAssertionError\x1b[0m: no"])]),
-    ])
+    notebook = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_markdown_cell(
+                "# A *title*\n\nSome `code`, a [link](#x), $x^2$ and a list:\n\n- one\n- two"
+            ),
+            nbformat.v4.new_code_cell(
+                "import math\nprint(f'{math.pi:.2f}')  # a comment\nx = [1, 2.5, 'three', None]",
+                outputs=[
+                    nbformat.v4.new_output("stream", text="3.14\n"),
+                    nbformat.v4.new_output(
+                        "error", ename="AssertionError", evalue="no", traceback=["\x1b[0;31mAssertionError\x1b[0m: no"]
+                    ),
+                ],
+            ),
+        ]
+    )
     nbformat.validate(nbformat.reads(nbformat.writes(notebook), as_version=4))
     configure_mappers()
     formgrader = os.path.join(os.path.dirname(generate_feedback.__file__), "..", "server_extensions", "formgrader")
     css = os.path.join(formgrader, "static", "node_modules", "bootstrap", "dist", "css")
-    exporter = FeedbackExporter(template_name="feedback",  # configured as GenerateFeedback configures it
-                                extra_template_basedirs=[os.path.abspath(os.path.join(formgrader, "templates"))],
-                                extra_template_paths=[os.path.abspath(css)])
+    exporter = FeedbackExporter(
+        template_name="feedback",  # configured as GenerateFeedback configures it
+        extra_template_basedirs=[os.path.abspath(os.path.join(formgrader, "templates"))],
+        extra_template_paths=[os.path.abspath(css)],
+    )
     exporter.from_notebook_node(
-        notebook, {"nbgrader": {"notebook": "warm-up", "score": 1.0, "max_score": 2.0, "late_penalty": 0.0}})
+        notebook, {"nbgrader": {"notebook": "warm-up", "score": 1.0, "max_score": 2.0, "late_penalty": 0.0}}
+    )

@@ -14,7 +14,9 @@ touching nbgrader or its template:
 creates the inlined styles); autograder/nbgrader_config.py calls it, so every `generate_feedback` of the
 course (the grader's and the formgrader's) uses it.
 """
+
 import re
+
 from latex2mathml.converter import convert
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
@@ -43,6 +45,7 @@ def mathml(latex: str, display: bool) -> str | None:
 
 def render_maths(markdown: str) -> str:
     """`markdown` with every `$$...$$` (as its own block) and `$...$` converted to MathML."""
+
     def outside_code(text: str) -> str:
         def display(match):
             converted = mathml(match.group(1), display=True)
@@ -61,7 +64,9 @@ class FeedbackPage(Preprocessor):
     """nbconvert preprocessor: the maths of markdown cells as MathML (no MathJax, no network needed), and CSS
     that fits figures to the page."""
 
-    enabled = Bool(True, help="nbgrader registers preprocessors by name, which leaves nbconvert's default off").tag(config=True)
+    enabled = Bool(True, help="nbgrader registers preprocessors by name, which leaves nbconvert's default off").tag(
+        config=True
+    )
 
     def preprocess(self, nb, resources):
         resources.setdefault("inlining", {}).setdefault("css", []).append(PAGE_CSS)

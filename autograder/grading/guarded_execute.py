@@ -14,6 +14,7 @@ The grading workspace's nbgrader_config.py puts GuardedExecute in place of nbgra
 - For the grader's own check cells (metadata `autograder.role` = check) it records the kernel's execute
   reply in the metadata (`autograder.reply`), where code in the kernel cannot change it.
 """
+
 import signal
 from pathlib import Path
 from time import monotonic
@@ -39,8 +40,12 @@ def _describe_exit(code: int | None) -> str:
             name = signal.Signals(signal_number).name
         except ValueError:
             name = f"signal {signal_number}"
-        hint = {"SIGSEGV": ": a crash (segmentation fault)", "SIGKILL": ": killed, often for using too much memory",
-                "SIGXCPU": ": it used up its CPU time", "SIGABRT": ": aborted"}.get(name, "")
+        hint = {
+            "SIGSEGV": ": a crash (segmentation fault)",
+            "SIGKILL": ": killed, often for using too much memory",
+            "SIGXCPU": ": it used up its CPU time",
+            "SIGABRT": ": aborted",
+        }.get(name, "")
         return f"ended by {name}{hint}"
     return f"exit code {code}"
 
@@ -56,7 +61,7 @@ class GuardedExecute(Execute):
         self.shutdown_kernel = "immediate"
         self._deadline = monotonic() + self.notebook_timeout
         self.timeout_func = self.cell_time_limit
-        self._stopped = None        # why the remaining cells do not run
+        self._stopped = None  # why the remaining cells do not run
         self._notebook_output = 0
         self._last_reply = None
         folder = Path((resources or {}).get("metadata", {}).get("path") or ".")
@@ -100,8 +105,11 @@ class GuardedExecute(Execute):
         except CellTimeoutError:
             cell.outputs.append(_error("CellTimeoutError", "no reply from the kernel before the time limit"))
         if any(o.get("output_type") == "error" and o.get("ename") == "CellTimeoutError" for o in cell.outputs):
-            limit = (f"the notebook's limit of {self.notebook_timeout} s" if budget_is_notebook
-                     else f"the limit of {self.timeout} s per cell")
+            limit = (
+                f"the notebook's limit of {self.notebook_timeout} s"
+                if budget_is_notebook
+                else f"the limit of {self.timeout} s per cell"
+            )
             cell.outputs = [o for o in cell.outputs if o.get("ename") != "CellTimeoutError"]
             cell.outputs.append(_error("Timeout", f"this cell ran longer than {limit}"))
             record["event"] = "timeout"
@@ -111,8 +119,11 @@ class GuardedExecute(Execute):
             record["event"] = "output_truncated"
         if cell.metadata.get(META, {}).get("role") == "check" and self._last_reply is not None:
             content = self._last_reply.get("content", {})
-            record["reply"] = {"status": content.get("status"), "ename": content.get("ename"),
-                               "evalue": content.get("evalue")}
+            record["reply"] = {
+                "status": content.get("status"),
+                "ename": content.get("ename"),
+                "evalue": content.get("evalue"),
+            }
         return cell, resources
 
     def _stop(self, reason: str) -> None:
@@ -146,8 +157,11 @@ class GuardedExecute(Execute):
     def _truncate(self, outs):
         if not self._cell_truncated:
             self._cell_truncated = True
-            note = NotebookNode(output_type="stream", name="stdout",
-                                text=f"\n[output truncated by the grader: more than {self.max_cell_output} "
-                                     f"characters in this cell or {self.max_notebook_output} bytes in the notebook]\n")
+            note = NotebookNode(
+                output_type="stream",
+                name="stdout",
+                text=f"\n[output truncated by the grader: more than {self.max_cell_output} "
+                f"characters in this cell or {self.max_notebook_output} bytes in the notebook]\n",
+            )
             outs.append(note)
         return None

@@ -32,6 +32,7 @@ reading files when the sandbox is off before the audit hook sees it (the hook re
 grading folders; opening them is evidence only where they exist, i.e. without the sandbox). The sandbox
 (autograder/isolation/sandbox.py) removes the hidden tests and the gradebook from the kernel's view.
 """
+
 import ast
 import copy
 import re
@@ -45,40 +46,217 @@ from autograder.grading.guarded_execute import META  # cell metadata key of all 
 KERNEL_CODE = Path(__file__).with_name("integrity_kernel.py")
 VERDICT = "AutograderVerdict"
 
-ALLOWED_MAGICS = {"matplotlib", "time", "timeit", "pinfo", "pinfo2", "psearch", "precision", "pprint", "who",
-                  "whos", "who_ls", "lsmagic", "autosave", "pwd", "magic", "quickref"}
-SUSPICIOUS_MODULES = {"ctypes", "gc", "inspect", "subprocess", "sqlite3", "socket", "importlib", "pty", "shutil",
-                      "glob", "pathlib", "builtins", "IPython", "ipykernel", "nbformat", "nbgrader", "nbclient",
-                      "jupyter_client", "unittest", "dis", "code", "codeop", "traceback", "marshal", "pickle",
-                      "zmq", "threading", "_thread", "signal", "resource", "mmap", "fcntl", "tempfile",
-                      "autograder"}
-OS_CALLS = {"system", "popen", "listdir", "scandir", "walk", "fwalk", "chdir", "fchdir", "open", "read", "fork",
-            "forkpty", "execv", "execve", "execl", "execle", "execlp", "execlpe", "execvp", "execvpe", "spawnv",
-            "spawnve", "spawnl", "spawnle", "posix_spawn", "posix_spawnp", "remove", "unlink", "rmdir",
-            "removedirs", "rename", "replace", "symlink", "link", "kill", "killpg", "getcwd", "environ",
-            "putenv", "setsid", "dup2"}
-SYS_ATTRIBUTES = {"_getframe", "settrace", "setprofile", "addaudithook", "modules", "meta_path", "path_hooks",
-                  "displayhook", "excepthook", "last_value", "last_traceback", "last_exc", "_current_frames",
-                  "exc_info"}
-DANGEROUS_NAMES = {"exec", "eval", "compile", "__import__", "globals", "locals", "vars", "setattr", "delattr",
-                   "get_ipython", "In", "Out", "_ih", "_oh", "_dh", "__builtins__"}
+ALLOWED_MAGICS = {
+    "matplotlib",
+    "time",
+    "timeit",
+    "pinfo",
+    "pinfo2",
+    "psearch",
+    "precision",
+    "pprint",
+    "who",
+    "whos",
+    "who_ls",
+    "lsmagic",
+    "autosave",
+    "pwd",
+    "magic",
+    "quickref",
+}
+SUSPICIOUS_MODULES = {
+    "ctypes",
+    "gc",
+    "inspect",
+    "subprocess",
+    "sqlite3",
+    "socket",
+    "importlib",
+    "pty",
+    "shutil",
+    "glob",
+    "pathlib",
+    "builtins",
+    "IPython",
+    "ipykernel",
+    "nbformat",
+    "nbgrader",
+    "nbclient",
+    "jupyter_client",
+    "unittest",
+    "dis",
+    "code",
+    "codeop",
+    "traceback",
+    "marshal",
+    "pickle",
+    "zmq",
+    "threading",
+    "_thread",
+    "signal",
+    "resource",
+    "mmap",
+    "fcntl",
+    "tempfile",
+    "autograder",
+}
+OS_CALLS = {
+    "system",
+    "popen",
+    "listdir",
+    "scandir",
+    "walk",
+    "fwalk",
+    "chdir",
+    "fchdir",
+    "open",
+    "read",
+    "fork",
+    "forkpty",
+    "execv",
+    "execve",
+    "execl",
+    "execle",
+    "execlp",
+    "execlpe",
+    "execvp",
+    "execvpe",
+    "spawnv",
+    "spawnve",
+    "spawnl",
+    "spawnle",
+    "posix_spawn",
+    "posix_spawnp",
+    "remove",
+    "unlink",
+    "rmdir",
+    "removedirs",
+    "rename",
+    "replace",
+    "symlink",
+    "link",
+    "kill",
+    "killpg",
+    "getcwd",
+    "environ",
+    "putenv",
+    "setsid",
+    "dup2",
+}
+SYS_ATTRIBUTES = {
+    "_getframe",
+    "settrace",
+    "setprofile",
+    "addaudithook",
+    "modules",
+    "meta_path",
+    "path_hooks",
+    "displayhook",
+    "excepthook",
+    "last_value",
+    "last_traceback",
+    "last_exc",
+    "_current_frames",
+    "exc_info",
+}
+DANGEROUS_NAMES = {
+    "exec",
+    "eval",
+    "compile",
+    "__import__",
+    "globals",
+    "locals",
+    "vars",
+    "setattr",
+    "delattr",
+    "get_ipython",
+    "In",
+    "Out",
+    "_ih",
+    "_oh",
+    "_dh",
+    "__builtins__",
+}
 LIBRARY_SETTINGS = ("plt.rcParams", "matplotlib.rcParams", "mpl.rcParams")  # styling, allowed
-DANGEROUS_ATTRIBUTES = {"__dict__", "__code__", "__globals__", "__closure__", "__builtins__",
-                        "__subclasses__", "__bases__", "__mro__", "__func__", "__self__", "__wrapped__",
-                        "__defaults__", "__kwdefaults__", "f_back", "f_locals", "f_globals", "f_code", "tb_frame",
-                        "gi_frame", "cr_frame", "ast_transformers", "input_transformers_cleanup",
-                        "input_transformers_post", "input_transformer_manager", "run_cell", "run_cell_async",
-                        "run_ast_nodes", "run_code", "transform_cell", "prefilter_manager",
-                        "custom_exceptions", "set_custom_exc", "showtraceback", "user_ns",
-                        "register_magic_function", "read_text", "read_bytes", "iterdir", "rglob",
-                        "_implementation", "__torch_function__", "__torch_dispatch__",
-                        "__array_function__", "__array_ufunc__"}
-COMPARISON_DUNDERS = {"__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__bool__", "__len__",
-                      "__float__", "__int__", "__index__", "__abs__", "__round__", "__instancecheck__",
-                      "__subclasscheck__", "__torch_function__", "__torch_dispatch__", "__array_function__",
-                      "__array_ufunc__", "__array__", "__getattribute__"}
-FILE_READERS = {("np", "load"), ("np", "loadtxt"), ("np", "fromfile"), ("np", "genfromtxt"),
-                ("numpy", "load"), ("numpy", "loadtxt"), ("numpy", "fromfile"), ("torch", "load")}
+DANGEROUS_ATTRIBUTES = {
+    "__dict__",
+    "__code__",
+    "__globals__",
+    "__closure__",
+    "__builtins__",
+    "__subclasses__",
+    "__bases__",
+    "__mro__",
+    "__func__",
+    "__self__",
+    "__wrapped__",
+    "__defaults__",
+    "__kwdefaults__",
+    "f_back",
+    "f_locals",
+    "f_globals",
+    "f_code",
+    "tb_frame",
+    "gi_frame",
+    "cr_frame",
+    "ast_transformers",
+    "input_transformers_cleanup",
+    "input_transformers_post",
+    "input_transformer_manager",
+    "run_cell",
+    "run_cell_async",
+    "run_ast_nodes",
+    "run_code",
+    "transform_cell",
+    "prefilter_manager",
+    "custom_exceptions",
+    "set_custom_exc",
+    "showtraceback",
+    "user_ns",
+    "register_magic_function",
+    "read_text",
+    "read_bytes",
+    "iterdir",
+    "rglob",
+    "_implementation",
+    "__torch_function__",
+    "__torch_dispatch__",
+    "__array_function__",
+    "__array_ufunc__",
+}
+COMPARISON_DUNDERS = {
+    "__eq__",
+    "__ne__",
+    "__lt__",
+    "__le__",
+    "__gt__",
+    "__ge__",
+    "__bool__",
+    "__len__",
+    "__float__",
+    "__int__",
+    "__index__",
+    "__abs__",
+    "__round__",
+    "__instancecheck__",
+    "__subclasscheck__",
+    "__torch_function__",
+    "__torch_dispatch__",
+    "__array_function__",
+    "__array_ufunc__",
+    "__array__",
+    "__getattribute__",
+}
+FILE_READERS = {
+    ("np", "load"),
+    ("np", "loadtxt"),
+    ("np", "fromfile"),
+    ("np", "genfromtxt"),
+    ("numpy", "load"),
+    ("numpy", "loadtxt"),
+    ("numpy", "fromfile"),
+    ("torch", "load"),
+}
 HISTORY_NAME = re.compile(r"^_i+\d*$|^_\d+$")
 
 
@@ -86,6 +264,7 @@ HISTORY_NAME = re.compile(r"^_i+\d*$|^_\d+$")
 class Finding:
     """One thing the static scan found (a note). cell: index in the notebook that was graded (None: the
     whole run)."""
+
     reason: str
     cell: int | None = None
 
@@ -145,7 +324,9 @@ class _Scanner(ast.NodeVisitor):
                 return
             if root in self.import_names or root in ("builtins", "__builtins__"):
                 self.add(f"changes the library object `{ast.unparse(target)}`")
-            elif isinstance(target, ast.Attribute) and (target.attr in COMPARISON_DUNDERS or target.attr == "__class__"):
+            elif isinstance(target, ast.Attribute) and (
+                target.attr in COMPARISON_DUNDERS or target.attr == "__class__"
+            ):
                 self.add(f"sets `{ast.unparse(target)}`")
 
     def visit_Assign(self, node):
@@ -227,7 +408,6 @@ class _Scanner(ast.NodeVisitor):
             return
         self.generic_visit(node)
 
-
     def _timed_code(self, code: str) -> None:
         """The statement of `%time` / `%timeit` (after its options) or the body of `%%time`."""
         words = code.strip().split(" ")
@@ -244,14 +424,23 @@ class _Scanner(ast.NodeVisitor):
 def _writes_only(call: ast.Call) -> bool:
     """open(..., "w") and the like: the mode is a literal without reading."""
     mode = call.args[1] if len(call.args) > 1 else next((k.value for k in call.keywords if k.arg == "mode"), None)
-    return (isinstance(mode, ast.Constant) and isinstance(mode.value, str)
-            and "r" not in mode.value and "+" not in mode.value and any(c in mode.value for c in "wax"))
+    return (
+        isinstance(mode, ast.Constant)
+        and isinstance(mode.value, str)
+        and "r" not in mode.value
+        and "+" not in mode.value
+        and any(c in mode.value for c in "wax")
+    )
 
 
 def _is_get_ipython_call(func) -> bool:
     """get_ipython().run_line_magic / run_cell_magic / system / getoutput(...)."""
-    return (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Call)
-            and isinstance(func.value.func, ast.Name) and func.value.func.id == "get_ipython")
+    return (
+        isinstance(func, ast.Attribute)
+        and isinstance(func.value, ast.Call)
+        and isinstance(func.value.func, ast.Name)
+        and func.value.func.id == "get_ipython"
+    )
 
 
 def _magic_name(call: ast.Call) -> str | None:
@@ -301,6 +490,7 @@ def scan_notebook(cells: list, student_cell: list[bool]) -> list[Finding]:
 
 # -- cells the grader injects --------------------------------------------------------------------------
 
+
 def new_nonce() -> str:
     return "ag" + secrets.token_hex(8)
 
@@ -309,10 +499,12 @@ def baseline_source(protected: list[str], nonce: str, sandbox: bool = False) -> 
     """The first cell: record the baseline, install the audit hook, then raise the first verdict. The check
     is also a builtin, so that a student's `%reset -f` (which empties the namespace) does not remove it."""
     settings = {"protected": [str(p) for p in protected], "sandbox": bool(sandbox)}
-    return (KERNEL_CODE.read_text(encoding="utf-8")
-            + f"\n__autograder_check__ = install({settings!r})\ndel install\n"
-            + "__import__('builtins').__autograder_check__ = __autograder_check__\n"
-            + f"__autograder_check__({nonce!r})\n")
+    return (
+        KERNEL_CODE.read_text(encoding="utf-8")
+        + f"\n__autograder_check__ = install({settings!r})\ndel install\n"
+        + "__import__('builtins').__autograder_check__ = __autograder_check__\n"
+        + f"__autograder_check__({nonce!r})\n"
+    )
 
 
 def check_source(nonce: str) -> str:
@@ -365,7 +557,7 @@ def read_verdict(cell, nonce: str) -> tuple[str, str]:
     if value == f"{nonce} ok":
         return "ok", ""
     if value.startswith(f"{nonce} tampered: "):
-        return "tampered", value[len(nonce) + len(" tampered: "):]
+        return "tampered", value[len(nonce) + len(" tampered: ") :]
     return "missing", "the grader's check cell reported a forged verdict"
 
 

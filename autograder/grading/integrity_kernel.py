@@ -23,6 +23,7 @@ def install(settings):
     """Record the baseline; return check(nonce). settings: {"protected": [folder, ...]} (absolute paths),
     "sandbox": whether the kernel runs in the grading sandbox (it then cannot reach the grading files)."""
     import __future__
+
     import builtins
     import importlib
     import math
@@ -33,9 +34,22 @@ def install(settings):
     import types
 
     shell = get_ipython()  # noqa: F821  (the IPython kernel provides it)
-    watched_names = ["math", "operator", "warnings", "functools", "numpy", "numpy.testing", "numpy.linalg",
-                     "torch", "torch.nn", "torch.nn.functional", "torch.testing", "torch.linalg", "torch.optim",
-                     "torch.autograd"]
+    watched_names = [
+        "math",
+        "operator",
+        "warnings",
+        "functools",
+        "numpy",
+        "numpy.testing",
+        "numpy.linalg",
+        "torch",
+        "torch.nn",
+        "torch.nn.functional",
+        "torch.testing",
+        "torch.linalg",
+        "torch.optim",
+        "torch.autograd",
+    ]
     modules = {}
     for name in watched_names + ["matplotlib.pyplot"]:  # pyplot: the inline backend registers its hooks now
         try:
@@ -48,8 +62,19 @@ def install(settings):
     watched_classes = []
     if torch is not None:
         nn = torch.nn
-        watched_classes += [torch.Tensor, nn.Module, nn.Linear, nn.Embedding, nn.Sequential, nn.Parameter,
-                            nn.ReLU, nn.Sigmoid, torch.optim.Optimizer, torch.optim.Adam, torch.optim.SGD]
+        watched_classes += [
+            torch.Tensor,
+            nn.Module,
+            nn.Linear,
+            nn.Embedding,
+            nn.Sequential,
+            nn.Parameter,
+            nn.ReLU,
+            nn.Sigmoid,
+            torch.optim.Optimizer,
+            torch.optim.Adam,
+            torch.optim.SGD,
+        ]
         if type(torch.Tensor) is not type:
             watched_classes.append(type(torch.Tensor))  # its __instancecheck__ decides isinstance(x, Tensor)
     if "warnings" in modules:
@@ -58,8 +83,16 @@ def install(settings):
     # (logging.captureWarnings() replaces showwarning)
     replaceable = {("warnings", "showwarning"), ("warnings", "formatwarning")}
     # class attributes that change how objects behave even when their value is plain data
-    behaviour_names = {"__hash__", "__class__", "__slots__", "__dict__", "__array_priority__", "__module__",
-                       "__mro__", "__bases__"}
+    behaviour_names = {
+        "__hash__",
+        "__class__",
+        "__slots__",
+        "__dict__",
+        "__array_priority__",
+        "__module__",
+        "__mro__",
+        "__bases__",
+    }
     future_flags = 0
     for feature in __future__.all_feature_names:
         future_flags |= getattr(__future__, feature).compiler_flag
@@ -68,12 +101,39 @@ def install(settings):
 
     # what a notebook class may define to make a comparison, an isinstance() or a library's comparison lie;
     # such classes are probed (honest ones, e.g. a dataclass, do not lie to an unrelated object)
-    comparison_dunders = ("__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__instancecheck__",
-                          "__subclasscheck__", "__torch_function__", "__torch_dispatch__", "__array_function__",
-                          "__array_ufunc__")
-    shell_methods = ("run_cell", "run_cell_async", "_run_cell", "run_ast_nodes", "run_code", "transform_cell",
-                     "transform_ast", "showtraceback", "_showtraceback", "showsyntaxerror", "should_run_async",
-                     "run_line_magic", "run_cell_magic", "ex", "ev", "push", "get_exception_only")
+    comparison_dunders = (
+        "__eq__",
+        "__ne__",
+        "__lt__",
+        "__le__",
+        "__gt__",
+        "__ge__",
+        "__instancecheck__",
+        "__subclasscheck__",
+        "__torch_function__",
+        "__torch_dispatch__",
+        "__array_function__",
+        "__array_ufunc__",
+    )
+    shell_methods = (
+        "run_cell",
+        "run_cell_async",
+        "_run_cell",
+        "run_ast_nodes",
+        "run_code",
+        "transform_cell",
+        "transform_ast",
+        "showtraceback",
+        "_showtraceback",
+        "showsyntaxerror",
+        "should_run_async",
+        "run_line_magic",
+        "run_cell_magic",
+        "ex",
+        "ev",
+        "push",
+        "get_exception_only",
+    )
     protected = [os.path.realpath(p) for p in settings.get("protected", [])]
     python_home = [os.path.realpath(p) for p in {sys.prefix, sys.base_prefix, sys.exec_prefix}]
     start_dir = os.path.realpath(os.getcwd())
@@ -94,42 +154,67 @@ def install(settings):
         return tuple(parts)
 
     def module_state(module):
-        return {name: fingerprint(value) for name, value in list(vars(module).items())
-                if callable(value) or isinstance(value, type)}
+        return {
+            name: fingerprint(value)
+            for name, value in list(vars(module).items())
+            if callable(value) or isinstance(value, type)
+        }
 
     def shell_state():
         state = {}
         for name in shell_methods:
             state["InteractiveShell." + name] = (getattr(type(shell), name, None), vars(shell).get(name))
         manager = shell.input_transformer_manager
-        state["IPython input transformers"] = (manager, tuple(shell.input_transformers_cleanup),
-                                               tuple(shell.input_transformers_post),
-                                               tuple(getattr(manager, "cleanup_transforms", ())),
-                                               tuple(getattr(manager, "line_transforms", ())),
-                                               tuple(getattr(manager, "token_transformers", ())))
+        state["IPython input transformers"] = (
+            manager,
+            tuple(shell.input_transformers_cleanup),
+            tuple(shell.input_transformers_post),
+            tuple(getattr(manager, "cleanup_transforms", ())),
+            tuple(getattr(manager, "line_transforms", ())),
+            tuple(getattr(manager, "token_transformers", ())),
+        )
         state["IPython AST transformers"] = tuple(shell.ast_transformers)
         prefilter = shell.prefilter_manager
-        state["IPython prefilters"] = (prefilter, tuple(prefilter.transformers), tuple(prefilter.checkers),
-                                       tuple(prefilter.handlers.values()))
+        state["IPython prefilters"] = (
+            prefilter,
+            tuple(prefilter.transformers),
+            tuple(prefilter.checkers),
+            tuple(prefilter.handlers.values()),
+        )
         # `from __future__ import annotations` in a cell sets a flag for the later cells: not a change
         flags = getattr(shell.compile, "flags", None)
         if isinstance(flags, int):
             flags &= ~future_flags
-        state["IPython compiler"] = (shell.compile, type(shell.compile), flags,
-                                     vars(type(shell.compile)).get("__call__"),
-                                     vars(shell.compile).get("ast_parse"))
-        state["IPython exception handling"] = (shell.custom_exceptions, shell.CustomTB, shell.InteractiveTB,
-                                               shell.SyntaxTB, vars(shell).get("showtraceback"))
+        state["IPython compiler"] = (
+            shell.compile,
+            type(shell.compile),
+            flags,
+            vars(type(shell.compile)).get("__call__"),
+            vars(shell.compile).get("ast_parse"),
+        )
+        state["IPython exception handling"] = (
+            shell.custom_exceptions,
+            shell.CustomTB,
+            shell.InteractiveTB,
+            shell.SyntaxTB,
+            vars(shell).get("showtraceback"),
+        )
         state["IPython display hooks"] = (shell.displayhook, shell.display_pub, shell.display_formatter)
         state["IPython async runner"] = (shell.loop_runner, shell.autoawait)
         kernel = getattr(shell, "kernel", None)
         if kernel is not None:
             session = kernel.session
             state["the kernel's execute path"] = (
-                kernel, getattr(type(kernel), "do_execute", None), vars(kernel).get("do_execute"),
-                getattr(type(kernel), "execute_request", None), vars(kernel).get("execute_request"),
+                kernel,
+                getattr(type(kernel), "do_execute", None),
+                vars(kernel).get("do_execute"),
+                getattr(type(kernel), "execute_request", None),
+                vars(kernel).get("execute_request"),
                 tuple(kernel.shell_handlers.items()) if hasattr(kernel, "shell_handlers") else (),
-                session, getattr(type(session), "send", None), vars(session).get("send"))
+                session,
+                getattr(type(session), "send", None),
+                vars(session).get("send"),
+            )
         return state
 
     def event_callbacks():
@@ -137,12 +222,15 @@ def install(settings):
 
     def sys_state():
         return {
-            "sys.settrace": sys.gettrace(), "sys.setprofile": sys.getprofile(),
+            "sys.settrace": sys.gettrace(),
+            "sys.setprofile": sys.getprofile(),
             "threading.settrace": getattr(threading, "_trace_hook", None),
             "threading.setprofile": getattr(threading, "_profile_hook", None),
-            "sys.excepthook": sys.excepthook, "sys.displayhook": sys.displayhook,
+            "sys.excepthook": sys.excepthook,
+            "sys.displayhook": sys.displayhook,
             "sys.breakpointhook": sys.breakpointhook,
-            "sys.stdout": sys.stdout, "sys.stderr": sys.stderr,
+            "sys.stdout": sys.stdout,
+            "sys.stderr": sys.stderr,
             # IPython wraps sys.stdout.write afresh at every cell (its "tee"); the class must stay the same
             "the type of sys.stdout": (type(sys.stdout), getattr(type(sys.stdout), "write", None)),
             "sys.modules": tuple((name, sys.modules.get(name)) for name in list(modules) + ["builtins", "sys"]),
@@ -150,8 +238,11 @@ def install(settings):
 
     def builtins_state():
         # ipykernel swaps input() at every execution to forward it to the front end
-        return {name: fingerprint(value) for name, value in vars(builtins).items()
-                if name not in ("_", "__", "___", "input", "raw_input")}
+        return {
+            name: fingerprint(value)
+            for name, value in vars(builtins).items()
+            if name not in ("_", "__", "___", "input", "raw_input")
+        }
 
     baseline_modules = {name: module_state(module) for name, module in modules.items()}
     baseline_classes = {cls: dict(vars(cls)) for cls in watched_classes}
@@ -159,12 +250,14 @@ def install(settings):
     baseline_events = event_callbacks()
     baseline_sys = sys_state()
     baseline_builtins = builtins_state()
-    baseline_import_hooks = {"sys.meta_path (import hooks)": tuple(sys.meta_path),
-                             "sys.path_hooks": tuple(sys.path_hooks)}
+    baseline_import_hooks = {
+        "sys.meta_path (import hooks)": tuple(sys.meta_path),
+        "sys.path_hooks": tuple(sys.path_hooks),
+    }
     baseline_threads = set(threading.enumerate())
     ipython_dir = os.path.realpath(getattr(getattr(shell, "profile_dir", None), "location", None) or start_dir)
     ipython_dir = os.path.dirname(ipython_dir) if os.path.basename(ipython_dir).startswith("profile_") else ipython_dir
-    audit_log = []    # (tampering?, what happened)
+    audit_log = []  # (tampering?, what happened)
 
     def outside_start_dir(path):
         return not (path == start_dir or path.startswith(start_dir + os.sep))
@@ -224,7 +317,11 @@ def install(settings):
                     parents = start_dir.startswith(real + os.sep) or real == "/"
                     if in_python(real):
                         pass
-                    elif parents or any(real == p or real.startswith(p + os.sep) for p in protected) and outside_start_dir(real):
+                    elif (
+                        parents
+                        or any(real == p or real.startswith(p + os.sep) for p in protected)
+                        and outside_start_dir(real)
+                    ):
                         record(False, f"listed the folder {real if parents else shown(real)} outside its own folder")
             elif event in ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "pty.spawn"):
                 program = args[0] if args else "?"
@@ -280,11 +377,15 @@ def install(settings):
             source = getattr(module, "__file__", None)
         except Exception:
             return False
-        return module is not None and (source is None or in_python(os.path.realpath(source))) \
+        return (
+            module is not None
+            and (source is None or in_python(os.path.realpath(source)))
             and get_type_attr(cls, "__module__") != "__main__"
+        )
 
     class Unrelated:
         """An object no honest comparison calls equal, smaller or larger (a new class in every kernel)."""
+
         __slots__ = ()
 
     Unrelated.__name__ = Unrelated.__qualname__ = "p" + os.urandom(4).hex()
@@ -314,14 +415,18 @@ def install(settings):
             questions += [lambda: isinstance(Unrelated(), subject), lambda: issubclass(Unrelated, subject)]
         else:
             for probe in probes:
-                questions += [lambda p=probe: subject == p, lambda p=probe: falsy(subject != p),
-                              lambda p=probe: subject < p, lambda p=probe: subject > p,
-                              lambda p=probe: subject <= p, lambda p=probe: subject >= p]
+                questions += [
+                    lambda p=probe: subject == p,
+                    lambda p=probe: falsy(subject != p),
+                    lambda p=probe: subject < p,
+                    lambda p=probe: subject > p,
+                    lambda p=probe: subject <= p,
+                    lambda p=probe: subject >= p,
+                ]
             if torch is not None:
                 questions += [lambda: torch.equal(subject, probes[2]), lambda: torch.allclose(subject, probes[2])]
             if numpy is not None:
-                questions += [lambda: numpy.array_equal(subject, probes[3]),
-                              lambda: numpy.allclose(subject, probes[3])]
+                questions += [lambda: numpy.array_equal(subject, probes[3]), lambda: numpy.allclose(subject, probes[3])]
         for question in questions:
             try:
                 if truthy(question()):
@@ -363,7 +468,9 @@ def install(settings):
         except Exception:
             pass
         if any(lies(subject, False) for subject in subjects):
-            return f"objects of class {label} defined in the notebook compare equal to anything ({', '.join(overridden)})"
+            return (
+                f"objects of class {label} defined in the notebook compare equal to anything ({', '.join(overridden)})"
+            )
         # no instance could be made: ask the dunders themselves
         own = {}
         for klass in reversed(get_type_attr(cls, "__mro__")):
@@ -427,8 +534,12 @@ def install(settings):
     def cache_write(attr, before, now):
         """A class attribute the standard library or a package writes as a cache (pickling adds
         `__slotnames__` through copyreg): plain data before (or absent) and after, under a harmless name."""
-        return attr not in behaviour_names and attr not in comparison_dunders \
-            and plain_data(now) and (before is None or plain_data(before))
+        return (
+            attr not in behaviour_names
+            and attr not in comparison_dunders
+            and plain_data(now)
+            and (before is None or plain_data(before))
+        )
 
     def library_thread(thread):
         """Threads that the kernel's libraries start when needed (zmq's garbage collector for large outputs,
@@ -452,8 +563,9 @@ def install(settings):
         return False
 
     def notebook_threads():
-        return [t for t in threading.enumerate()
-                if t not in baseline_threads and t.is_alive() and not library_thread(t)]
+        return [
+            t for t in threading.enumerate() if t not in baseline_threads and t.is_alive() and not library_thread(t)
+        ]
 
     def changes(notes):
         problems = []
@@ -475,11 +587,16 @@ def install(settings):
                 elif attr not in before:
                     if not cache_write(attr, None, now[attr]):
                         problems.append(f"{label}.{attr} was added")
-                elif now[attr] is not before[attr] and not library_wrapper(now[attr], before[attr]) \
-                        and not cache_write(attr, before[attr], now[attr]):
+                elif (
+                    now[attr] is not before[attr]
+                    and not library_wrapper(now[attr], before[attr])
+                    and not cache_write(attr, before[attr], now[attr])
+                ):
                     problems.append(f"{label}.{attr} was replaced")
         now_shell = shell_state()
-        problems += [f"{label} changed" for label, value in baseline_shell.items() if not same(value, now_shell.get(label))]
+        problems += [
+            f"{label} changed" for label, value in baseline_shell.items() if not same(value, now_shell.get(label))
+        ]
         for event, callbacks in event_callbacks().items():
             before = baseline_events.get(event, ())
             for callback in callbacks:
@@ -489,8 +606,10 @@ def install(settings):
                 # before the next check: it is switched off (a timing or logging callback simply stops)
                 try:
                     shell.events.unregister(event, callback)
-                    notes.append(f"a callback the notebook registered for IPython's {event} event was switched "
-                                 "off while the tests ran")
+                    notes.append(
+                        f"a callback the notebook registered for IPython's {event} event was switched "
+                        "off while the tests ran"
+                    )
                 except Exception:
                     problems.append(f"a callback was registered for the IPython event {event}")
         now_sys = sys_state()
@@ -502,9 +621,12 @@ def install(settings):
             now = tuple(sys.meta_path if label.startswith("sys.meta_path") else sys.path_hooks)
             removed = [hook for hook in before if not any(hook is h for h in now)]
             added = [hook for hook in now if not any(hook is h for h in before)]
-            if removed or any(notebook_code(hook) if callable(hook) and not isinstance(hook, type)
-                              else not library_class(hook if isinstance(hook, type) else type(hook))
-                              for hook in added):
+            if removed or any(
+                notebook_code(hook)
+                if callable(hook) and not isinstance(hook, type)
+                else not library_class(hook if isinstance(hook, type) else type(hook))
+                for hook in added
+            ):
                 problems.append(f"{label} changed")
         now_builtins = builtins_state()
         for name, before in baseline_builtins.items():
@@ -518,8 +640,9 @@ def install(settings):
             threads[0].join(timeout=max(0.0, waited - time.monotonic()))
             threads = notebook_threads()
         if threads:
-            problems.append(f"{len(threads)} background thread(s) started by the notebook were still running "
-                            "when a test ran")
+            problems.append(
+                f"{len(threads)} background thread(s) started by the notebook were still running when a test ran"
+            )
         return problems
 
     class AutograderVerdict(Exception):

@@ -11,6 +11,7 @@ the grading code and the course's hidden tests, `grader_version`). `--resume` ke
 the same fingerprint now and grades every other task: new, changed, or not graded yet. A line cut short
 by a killed process is skipped; the last line of a task wins, so a task is never counted twice.
 """
+
 import hashlib
 import json
 import os
@@ -51,8 +52,13 @@ def fingerprint(data: bytes | None, stage: str, limits: Limits, sandbox: bool, n
     """The hash of one task's inputs (see the module's docstring)."""
     digest = hashlib.sha256()
     digest.update(b"missing" if data is None else b"bytes:" + hashlib.sha256(data).digest())
-    settings = {"stage": stage, "limits": limits.to_dict(), "sandbox": sandbox, "notes": list(notes),
-                "grader": grader_version()}
+    settings = {
+        "stage": stage,
+        "limits": limits.to_dict(),
+        "sandbox": sandbox,
+        "notes": list(notes),
+        "grader": grader_version(),
+    }
     digest.update(json.dumps(settings, sort_keys=True).encode())
     return digest.hexdigest()
 
@@ -87,8 +93,15 @@ class Journal:
         data = result.to_dict()
         for name in FILE_FIELDS:
             data.pop(name, None)
-        line = json.dumps({"task": task_id(student_id, result.stage), "student_id": student_id,
-                           "fingerprint": fingerprint_, "result": data}, sort_keys=True)
+        line = json.dumps(
+            {
+                "task": task_id(student_id, result.stage),
+                "student_id": student_id,
+                "fingerprint": fingerprint_,
+                "result": data,
+            },
+            sort_keys=True,
+        )
         if self._handle is None:
             self._handle = self.path.open("a", encoding="utf-8")
         self._handle.write(line + "\n")

@@ -7,13 +7,14 @@ tests get no credit (autograder/grading/integrity.py explains the rule), and col
 scan found, what the kernel's checks noted: never a lost point); `score_tests` writes those zeros into the
 gradebook as manual scores and lists every test; `feedback_notebook` makes the version the student sees.
 """
+
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.grading import integrity
 from autograder.grading.cells import grade_id, is_grade, is_test, is_written_answer, points
-from autograder.grading.result import Status, TestResult
 from autograder.grading.integrity import META
+from autograder.grading.result import Status, TestResult
 
 HIDDEN_MARK = "### BEGIN HIDDEN TESTS"
 # nbgrader's markers of hidden tests: in a student's own cell, nbgrader's feedback would refuse the notebook
@@ -23,9 +24,10 @@ NBGRADER_MARKERS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 @dataclass
 class StageInfo:
     """What the course's notebook of a stage holds, read from the template workspace."""
-    release: object              # nbgrader's student version (NotebookNode)
-    tests: list[tuple[str, float, bool]]   # (grade_id, points, hidden) in notebook order
-    answers: list[tuple[str, float]]       # written answers graded by hand
+
+    release: object  # nbgrader's student version (NotebookNode)
+    tests: list[tuple[str, float, bool]]  # (grade_id, points, hidden) in notebook order
+    answers: list[tuple[str, float]]  # written answers graded by hand
 
     @classmethod
     def load(cls, template: Path, stage: str) -> "StageInfo":
@@ -48,13 +50,13 @@ class StageInfo:
 
 @dataclass
 class Analysis:
-    flags: list[str] = field(default_factory=list)      # reasons for `flagged`
-    events: list[str] = field(default_factory=list)     # timeouts, kernel deaths, truncated output
+    flags: list[str] = field(default_factory=list)  # reasons for `flagged`
+    events: list[str] = field(default_factory=list)  # timeouts, kernel deaths, truncated output
     status: Status = Status.GRADED
-    taint_from: int | None = None                       # tests at this cell index or later get no credit
-    not_run: set = field(default_factory=set)           # grade_ids of tests that did not run
-    notes: list[str] = field(default_factory=list)      # worth a look, cost nothing
-    test_notes: dict = field(default_factory=dict)      # grade_id -> notes about code that ran before it
+    taint_from: int | None = None  # tests at this cell index or later get no credit
+    not_run: set = field(default_factory=set)  # grade_ids of tests that did not run
+    notes: list[str] = field(default_factory=list)  # worth a look, cost nothing
+    test_notes: dict = field(default_factory=dict)  # grade_id -> notes about code that ran before it
 
 
 def _label(cell, number: int) -> str:
@@ -66,13 +68,12 @@ def analyse(notebook, findings: list) -> Analysis:
     """Read the events and verdicts GuardedExecute recorded, combine them with the static findings."""
     result = Analysis()
     number = 0
-    pending = []      # notes so far, for the tests that follow
+    pending = []  # notes so far, for the tests that follow
     positions = {f.cell for f in findings}
     for index, cell in enumerate(notebook.cells):
         position = cell.metadata.get(META, {}).get("position")
         if position in positions:
-            pending += [f"cell {position + 1}: " + f.reason.split(" ", 2)[2] for f in findings
-                        if f.cell == position]
+            pending += [f"cell {position + 1}: " + f.reason.split(" ", 2)[2] for f in findings if f.cell == position]
         record = cell.metadata.get(META, {})
         if record.get("role") != "check":
             number += 1
@@ -123,8 +124,15 @@ def tainted_tests(notebook, analysis: Analysis) -> set[str]:
     return tests
 
 
-def score_tests(workspace, stage: str, student: str, info: StageInfo, tainted: set[str],
-                not_run: set[str], test_notes: dict | None = None) -> list[TestResult]:
+def score_tests(
+    workspace,
+    stage: str,
+    student: str,
+    info: StageInfo,
+    tainted: set[str],
+    not_run: set[str],
+    test_notes: dict | None = None,
+) -> list[TestResult]:
     """Per-test results from the gradebook; tainted tests that passed get a manual score of 0 there."""
     from nbgrader.api import Gradebook
 
@@ -143,13 +151,19 @@ def score_tests(workspace, stage: str, student: str, info: StageInfo, tainted: s
                 outcome = "not run"
             else:
                 outcome = "passed" if auto >= points else "failed"
-            results.append(TestResult(gid, "hidden test" if hidden else "test", auto, points, outcome,
-                                      "; ".join(test_notes.get(gid, []))))
+            results.append(
+                TestResult(
+                    gid, "hidden test" if hidden else "test", auto, points, outcome, "; ".join(test_notes.get(gid, []))
+                )
+            )
         for gid, points in info.answers:
             grade = grades.get(gid)
             blank = grade is not None and grade.auto_score == 0
-            results.append(TestResult(gid, "written answer", 0.0 if blank else None, points,
-                                      "no answer" if blank else "graded by hand"))
+            results.append(
+                TestResult(
+                    gid, "written answer", 0.0 if blank else None, points, "no answer" if blank else "graded by hand"
+                )
+            )
         gradebook.db.commit()
     return results
 
@@ -160,8 +174,14 @@ def gradebook_cells(workspace, stage: str, student: str) -> dict:
 
     with Gradebook(workspace.db_url) as gradebook:
         notebook = gradebook.find_submission_notebook(stage, stage, student)
-        cells = {g.cell.name: {"auto_score": g.auto_score, "manual_score": g.manual_score,
-                               "needs_manual_grade": bool(g.needs_manual_grade)} for g in notebook.grades}
+        cells = {
+            g.cell.name: {
+                "auto_score": g.auto_score,
+                "manual_score": g.manual_score,
+                "needs_manual_grade": bool(g.needs_manual_grade),
+            }
+            for g in notebook.grades
+        }
         for comment in notebook.comments:
             cells.setdefault(comment.cell.name, {})["auto_comment"] = comment.auto_comment
     return cells
@@ -184,21 +204,30 @@ def feedback_notebook(notebook, analysis: Analysis, tainted: set[str], notes: li
             outputs = []
             for output in cell.outputs:
                 if output.output_type == "error":
-                    output.traceback = [f"{output.ename}: {output.evalue}",
-                                        "(the details of a failing hidden test are not shown)"]
+                    output.traceback = [
+                        f"{output.ename}: {output.evalue}",
+                        "(the details of a failing hidden test are not shown)",
+                    ]
                 elif output.output_type == "stream" and output.name == "stderr":
                     continue
                 outputs.append(output)
             cell.outputs = outputs
         if gid in tainted:
-            cells.append(v4.new_markdown_cell("**No credit for the next test:** the grader found code that can "
-                                              "make tests pass without being right (see the top of this page). "
-                                              "Your instructor will review this notebook."))
+            cells.append(
+                v4.new_markdown_cell(
+                    "**No credit for the next test:** the grader found code that can "
+                    "make tests pass without being right (see the top of this page). "
+                    "Your instructor will review this notebook."
+                )
+            )
         cells.append(cell)
     lines = [f"- {text}" for text in analysis.flags + analysis.events + notes]
     if lines:
-        title = ("**Flagged for review by your instructor.** The grader found:" if analysis.flags
-                 else "**Notes from the grader:**")
+        title = (
+            "**Flagged for review by your instructor.** The grader found:"
+            if analysis.flags
+            else "**Notes from the grader:**"
+        )
         cells.insert(0, v4.new_markdown_cell(title + "\n\n" + "\n".join(lines)))
     notebook.cells = cells
     return notebook

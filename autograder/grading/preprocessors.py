@@ -11,6 +11,7 @@ They run around nbgrader's autograde, in the worker (worker.py), and hand their 
 - `StudentFeedback` (before the feedback page): removes the grader's cells and hidden tests' error details,
   adds the grader's notes (resources["autograder"]: analysis, tainted, notes).
 """
+
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool, List, Unicode
 
@@ -22,7 +23,9 @@ KEY = "autograder"
 
 class InjectIntegrityChecks(Preprocessor):
     protected = List(Unicode(), help="folders the student's kernel may not read").tag(config=True)
-    sandbox = Bool(False, help="the kernel runs in the sandbox (it cannot reach the protected folders)").tag(config=True)
+    sandbox = Bool(False, help="the kernel runs in the sandbox (it cannot reach the protected folders)").tag(
+        config=True
+    )
 
     def preprocess(self, nb, resources):
         return integrity.inject_checks(nb, list(self.protected), self.sandbox), resources

@@ -10,6 +10,7 @@ runs on the same input give the same bytes):
   summary.txt    the summary printed on the terminal, with the run's settings and timings
   feedback/<student_id>/<notebook>.html
 """
+
 import csv
 import sys
 import time
@@ -40,12 +41,31 @@ def _write(path: Path, columns: list[str], rows: list[list]) -> None:
 def write_tables(out: Path, results: list, names: dict[str, str], inventory: list[tuple[str, str, str]]) -> None:
     """grades.csv, tests.csv and collected.csv in `out`. results: NotebookResult, any order."""
     ordered = sorted(results, key=lambda r: (r.student_id, r.notebook))
-    _write(out / "grades.csv", GRADE_COLUMNS,
-           [[r.student_id, r.notebook, _number(r.score), _number(r.max_score), r.status, r.detail,
-             names.get(r.student_id, "")] for r in ordered])
-    _write(out / "tests.csv", TEST_COLUMNS,
-           [[r.student_id, r.notebook, t.name, t.kind, _number(t.points), _number(t.max_points), t.result, t.note]
-            for r in ordered for t in r.tests])
+    _write(
+        out / "grades.csv",
+        GRADE_COLUMNS,
+        [
+            [
+                r.student_id,
+                r.notebook,
+                _number(r.score),
+                _number(r.max_score),
+                r.status,
+                r.detail,
+                names.get(r.student_id, ""),
+            ]
+            for r in ordered
+        ],
+    )
+    _write(
+        out / "tests.csv",
+        TEST_COLUMNS,
+        [
+            [r.student_id, r.notebook, t.name, t.kind, _number(t.points), _number(t.max_points), t.result, t.note]
+            for r in ordered
+            for t in r.tests
+        ],
+    )
     _write(out / "collected.csv", ["student_id", "file", "what"], [list(row) for row in inventory])
 
 
@@ -65,7 +85,9 @@ def summary(results: list, stages: list[str], settings: list[str], seconds: floa
             if result is None:
                 cell = "-"
             elif Status(result.status).scored:
-                cell = f"{_number(result.score)}/{_number(result.max_score)}" + ("!" if result.status != Status.GRADED else "")
+                cell = f"{_number(result.score)}/{_number(result.max_score)}" + (
+                    "!" if result.status != Status.GRADED else ""
+                )
             else:
                 cell = result.status
             total += result.score if result else 0
@@ -73,14 +95,15 @@ def summary(results: list, stages: list[str], settings: list[str], seconds: floa
             row += cell.rjust(column)
         lines.append(row + f"{_number(total)}/{_number(maximum)}".rjust(12))
     counts = Counter(r.status for r in ordered)
-    lines += ["", "Status: " + ", ".join(f"{counts[s]} {s}" for s in
-                                         Status if counts[s])]
+    lines += ["", "Status: " + ", ".join(f"{counts[s]} {s}" for s in Status if counts[s])]
     attention = [r for r in ordered if r.status in ATTENTION]
     if attention:
         lines += ["", "Needs attention (! in the table):"]
         for result in attention:
-            lines.append(f"  {result.student_id} {result.notebook}: {result.status}"
-                         + (f" - {result.detail}" if result.detail else ""))
+            lines.append(
+                f"  {result.student_id} {result.notebook}: {result.status}"
+                + (f" - {result.detail}" if result.detail else "")
+            )
     noted = [r for r in ordered if r.status not in ATTENTION and _notes(r.detail)]
     if noted:
         lines += ["", "Notes (no points taken: the grader saw unusual code that did not change how tests ran):"]
@@ -91,15 +114,21 @@ def summary(results: list, stages: list[str], settings: list[str], seconds: floa
     graded = [r.seconds for r in ordered if r.seconds and r.status not in ("missing", "unreadable")]
     time_line = f"Time: {seconds:.0f} s for {len(ordered)} notebooks"
     if graded:  # throughput (wall clock per notebook) and latency (one notebook from start to result) differ
-        time_line += (f" ({seconds / len(ordered):.1f} s per notebook with the workers in parallel; "
-                      f"one notebook took {sum(graded) / len(graded):.1f} s on average from start to result)")
-    lines += ["", *settings, time_line,
-              f"Results: {out / 'grades.csv'}, {out / 'tests.csv'}, feedback pages in {out / 'feedback'}"]
+        time_line += (
+            f" ({seconds / len(ordered):.1f} s per notebook with the workers in parallel; "
+            f"one notebook took {sum(graded) / len(graded):.1f} s on average from start to result)"
+        )
+    lines += [
+        "",
+        *settings,
+        time_line,
+        f"Results: {out / 'grades.csv'}, {out / 'tests.csv'}, feedback pages in {out / 'feedback'}",
+    ]
     return "\n".join(lines) + "\n"
 
 
 def _notes(detail: str) -> list[str]:
-    return [part[len("note: "):] for part in detail.split("; ") if part.startswith("note: ")]
+    return [part[len("note: ") :] for part in detail.split("; ") if part.startswith("note: ")]
 
 
 class Progress:
@@ -113,7 +142,8 @@ class Progress:
     def update(self, result) -> None:
         self.done += 1
         elapsed = time.monotonic() - self.started
-        what = f"{result.student_id}/{result.notebook}: {result.status} {_number(result.score)}/{_number(result.max_score)}"
+        score = f"{_number(result.score)}/{_number(result.max_score)}"
+        what = f"{result.student_id}/{result.notebook}: {result.status} {score}"
         if self.tty:
             filled = int(30 * self.done / self.total)
             bar = "#" * filled + "-" * (30 - filled)

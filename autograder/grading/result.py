@@ -3,6 +3,7 @@
 Plain data, JSON-friendly (`to_dict` / `from_dict`): a result crosses process boundaries (the worker that
 graded the notebook, a cluster worker) and is written to the class's tables.
 """
+
 import base64
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -47,7 +48,8 @@ class GradeResult:
     instructor should know (tampering, timeouts, how the file was read), also shown on the feedback page;
     feedback_html is nbgrader's feedback page for the student (no hidden test code); autograded_notebook is
     the notebook as graded, for the class's nbgrader course (bytes of .ipynb JSON, None when nothing ran);
-    cells are the gradebook's values per grade_id; timings say where the worker's time went; log is the worker's log when the grader failed.
+    cells are the gradebook's values per grade_id; timings say where the worker's time went; log is the
+    worker's log when the grader failed.
     """
 
     stage: str

@@ -16,6 +16,7 @@ result is saved (batch.save_result), moves them out:
 
 Nothing else of the page or notebook changes.
 """
+
 import base64
 import hashlib
 import json
@@ -29,7 +30,7 @@ from autograder.course import STAGES, student_notebook
 
 STATIC = "_static"
 MIN_STYLE = 4096  # characters: smaller <style> blocks stay in the page
-DATA_IMAGE = re.compile(r'data:(image/(?:png|jpeg|gif));base64,([A-Za-z0-9+/=\s]+)')
+DATA_IMAGE = re.compile(r"data:(image/(?:png|jpeg|gif));base64,([A-Za-z0-9+/=\s]+)")
 HEAD_STYLE = re.compile(r"<style([^>]*)>(.*?)</style>", re.S)
 EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif"}
 
@@ -79,6 +80,7 @@ class SharedAssets:
 
     def feedback_page(self, page: str) -> str:
         """The page with the course's figures and its large head styles linked from ../_static/."""
+
         def figure(match: re.Match) -> str:
             payload = re.sub(r"\s", "", match.group(2))
             if payload not in self.attachments:

@@ -12,6 +12,7 @@ ordinary student cell; every locked or graded cell that was deleted is put back 
 precedes it in the release. nbgrader then restores the source of every locked cell from the gradebook, so
 edited tests run as written by the instructor. The kernelspec is the release's.
 """
+
 import copy
 import json
 import re
@@ -19,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from nbformat import v4
 
 from autograder.grading.cells import is_locked
-from nbformat import v4
 
 MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
 ATTACHMENT = re.compile(r"attachment:([^\s)\"'>]+)")
@@ -133,9 +134,15 @@ def normalise(notebook, release) -> Normalised:
         gid = _grade_id(cell)
         if gid:
             template[gid] = cell
-    result = Normalised(v4.new_notebook(metadata={key: copy.deepcopy(release.metadata[key])
-                                                  for key in ("kernelspec", "language_info")
-                                                  if key in release.metadata}))
+    result = Normalised(
+        v4.new_notebook(
+            metadata={
+                key: copy.deepcopy(release.metadata[key])
+                for key in ("kernelspec", "language_info")
+                if key in release.metadata
+            }
+        )
+    )
     seen, dropped, repaired = set(), [], []
     for cell in notebook.cells:
         gid = _grade_id(cell)
@@ -157,8 +164,10 @@ def normalise(notebook, release) -> Normalised:
     if repaired:
         result.notes.append(f"grading marks of {len(repaired)} cell(s) reset ({', '.join(repaired)})")
     if dropped:
-        result.notes.append(f"{len(dropped)} cell(s) with a duplicate or unknown grade_id treated as your own "
-                            f"({', '.join(sorted(set(dropped)))})")
+        result.notes.append(
+            f"{len(dropped)} cell(s) with a duplicate or unknown grade_id treated as your own "
+            f"({', '.join(sorted(set(dropped)))})"
+        )
     if restored:
         result.notes.append(f"deleted course cell(s) put back: {', '.join(restored)}")
     return result

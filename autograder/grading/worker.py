@@ -10,6 +10,7 @@ manual score of 0, so nbgrader's formgrader and feedback agree), cleans the note
 renders nbgrader's feedback page. It writes `result.json`, `feedback.html` and `autograded.ipynb` to
 JOB_FOLDER. The worker is a child subreaper: whatever the kernel left running is killed at the end.
 """
+
 import json
 import logging
 import os
@@ -46,8 +47,16 @@ class Job:
     notes: tuple = ()  # what collecting found, shown to the student too
 
     def to_json(self) -> str:
-        return json.dumps({"stage": self.stage, "template": self.template, "limits": self.limits.to_dict(),
-                           "sandbox": self.sandbox, "warm_kernels": self.warm_kernels, "notes": list(self.notes)})
+        return json.dumps(
+            {
+                "stage": self.stage,
+                "template": self.template,
+                "limits": self.limits.to_dict(),
+                "sandbox": self.sandbox,
+                "warm_kernels": self.warm_kernels,
+                "notes": list(self.notes),
+            }
+        )
 
     @classmethod
     def from_json(cls, text: str) -> "Job":
@@ -59,9 +68,9 @@ class Job:
 
 def untouched_tests(info: StageInfo, result: str) -> list[TestResult]:
     """Every test of the stage with 0 points and the same result (a notebook that did not run)."""
-    return ([TestResult(gid, "hidden test" if hidden else "test", 0.0, points, result)
-             for gid, points, hidden in info.tests]
-            + [TestResult(gid, "written answer", 0.0, points, "no answer") for gid, points in info.answers])
+    return [
+        TestResult(gid, "hidden test" if hidden else "test", 0.0, points, result) for gid, points, hidden in info.tests
+    ] + [TestResult(gid, "written answer", 0.0, points, "no answer") for gid, points in info.answers]
 
 
 def grade(job: Job, folder: Path, timings: dict) -> GradeResult:
@@ -78,10 +87,12 @@ def grade(job: Job, folder: Path, timings: dict) -> GradeResult:
     try:
         notebook, read_notes = read_submission(folder / NOTEBOOK_FILE)
     except UnreadableNotebook as error:
-        (folder / FEEDBACK_FILE).write_text(simple_page(job.stage, f"Your file could not be graded: {error}."),
-                                            encoding="utf-8")
-        return GradeResult(job.stage, Status.UNREADABLE, 0.0, info.max_score, untouched_tests(info, "not run"),
-                           [str(error), *notes])
+        (folder / FEEDBACK_FILE).write_text(
+            simple_page(job.stage, f"Your file could not be graded: {error}."), encoding="utf-8"
+        )
+        return GradeResult(
+            job.stage, Status.UNREADABLE, 0.0, info.max_score, untouched_tests(info, "not run"), [str(error), *notes]
+        )
     normalised = normalise(notebook, info.release)
     notes += read_notes + normalised.notes
     findings = integrity.scan_notebook(normalised.notebook.cells, normalised.student_cells())
@@ -96,8 +107,11 @@ def grade(job: Job, folder: Path, timings: dict) -> GradeResult:
     timings["setup"] = _since_start()
     log.info("autograding %s", job.stage)
     outcome = api.autograde(job.stage, STUDENT, force=True, create=True)
-    log.info("autograde done (%s); %d leftover processes killed", "ok" if outcome["success"] else "failed",
-             stop_leftover_processes())
+    log.info(
+        "autograde done (%s); %d leftover processes killed",
+        "ok" if outcome["success"] else "failed",
+        stop_leftover_processes(),
+    )
     timings["autograde"] = _since_start()
     autograded_file = workspace.autograded_notebook(STUDENT, job.stage)
     if not outcome["success"] or not autograded_file.exists():
@@ -119,14 +133,26 @@ def grade(job: Job, folder: Path, timings: dict) -> GradeResult:
         notes.append(f"no feedback page: {nbgrader_failure(made)}")
         (folder / FEEDBACK_FILE).write_text(
             simple_page(job.stage, "Your feedback page could not be made; your instructor has your grade."),
-            encoding="utf-8")
+            encoding="utf-8",
+        )
     timings["feedback"] = _since_start()
     log.info("feedback done")
-    detail = ([f"flagged: {reason}" for reason in analysis.flags] + analysis.events
-              + [f"note: {text}" for text in analysis.notes] + notes)
+    detail = (
+        [f"flagged: {reason}" for reason in analysis.flags]
+        + analysis.events
+        + [f"note: {text}" for text in analysis.notes]
+        + notes
+    )
     score = sum(t.points or 0.0 for t in tests if t.kind != "written answer")
-    return GradeResult(job.stage, analysis.status, round(score, 4), info.max_score, tests, detail,
-                       cells=gradebook_cells(workspace, job.stage, STUDENT))
+    return GradeResult(
+        job.stage,
+        analysis.status,
+        round(score, 4),
+        info.max_score,
+        tests,
+        detail,
+        cells=gradebook_cells(workspace, job.stage, STUDENT),
+    )
 
 
 _STARTED = monotonic()
@@ -154,12 +180,16 @@ def nbgrader_failure(outcome: dict) -> str:
     text = (outcome.get("error") or "") + "\n" + (outcome.get("log") or "")
     log.error("%s", text)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    exceptions = [line for line in lines if re.match(r"^[\w.]+(Error|Exception|Notebook)\b", line)
-                  and "NbGraderException" not in line]
+    exceptions = [
+        line
+        for line in lines
+        if re.match(r"^[\w.]+(Error|Exception|Notebook)\b", line) and "NbGraderException" not in line
+    ]
     return f"nbgrader failed: {(exceptions or lines or ['no output'])[-1][:300]}"
 
 
 # -- processes ------------------------------------------------------------------------------------------
+
 
 def become_subreaper() -> None:
     """Linux: orphaned descendants (a kernel's setsid children) are re-parented to this process."""
@@ -200,8 +230,9 @@ def main(argv: list[str]) -> int:
     started = _STARTED = monotonic()  # a worker forked warm: its clock starts now, not with the server
     become_subreaper()
     os.environ.pop("PYTHONPATH", None)  # it found this package; kernels need not
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, force=True,
-                        format="[%(relativeCreated)7.0f ms] %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr, force=True, format="[%(relativeCreated)7.0f ms] %(name)s: %(message)s"
+    )
     warnings.filterwarnings("ignore", module="nbgrader")  # SQLAlchemy's session warnings: noise in the log
     folder = Path(argv[1]).resolve()
     job = Job.from_json((folder / JOB_FILE).read_text(encoding="utf-8"))
@@ -211,8 +242,13 @@ def main(argv: list[str]) -> int:
     except Exception as error:  # the grader's own failure: an `error` row, never a lost one
         log.exception("grading failed")
         first_line = str(error).splitlines()[0] if str(error) else ""
-        result = GradeResult(job.stage, Status.ERROR, 0.0, StageInfo.load(Path(job.template), job.stage).max_score,
-                             notes=[f"grader error: {type(error).__name__}: {first_line}"])
+        result = GradeResult(
+            job.stage,
+            Status.ERROR,
+            0.0,
+            StageInfo.load(Path(job.template), job.stage).max_score,
+            notes=[f"grader error: {type(error).__name__}: {first_line}"],
+        )
     stop_leftover_processes()
     result.seconds = round(monotonic() - started, 2)
     result.timings = timings

@@ -9,6 +9,7 @@ Its settings are the course's (autograder/nbgrader_config.py) with the root move
 The grader builds one such template per run and gives each notebook a fresh workspace that shares only a
 copy of the template's gradebook (`from_template`), never the sources with the hidden tests.
 """
+
 import logging
 import shutil
 import subprocess
@@ -52,8 +53,9 @@ class Workspace:
         command = [sys.executable, "-m", "autograder.grading.workspace", str(self.root), *stages]
         result = subprocess.run(command, cwd=ROOT, env=nbgrader_env(), capture_output=True, text=True)
         if result.returncode != 0:
-            raise NbgraderError(f"generating the assignments {', '.join(stages)} failed:\n"
-                                f"{result.stdout}{result.stderr}")
+            raise NbgraderError(
+                f"generating the assignments {', '.join(stages)} failed:\n{result.stdout}{result.stderr}"
+            )
         return self
 
     @classmethod

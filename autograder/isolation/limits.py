@@ -15,12 +15,18 @@ written into the kernelspec (or the sandbox's settings) and the warm-kernel serv
 One thread per kernel: parallel workers do not fight over the cores (on a busy 2-core machine torch's default
 thread pool makes training 10x slower) and results do not depend on how many notebooks run at once.
 """
+
 from dataclasses import asdict, dataclass
 
 KERNEL_ENV = {
-    "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-    "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1",
-    "MPLBACKEND": "module://matplotlib_inline.backend_inline", "MALLOC_ARENA_MAX": "2",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "PYTHONHASHSEED": "0",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+    "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+    "MALLOC_ARENA_MAX": "2",
 }
 
 

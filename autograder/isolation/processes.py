@@ -8,6 +8,7 @@ process, without the seconds of imports. A worker that runs longer than its hard
 `stop_all_workers()` kills every running worker (the instructor pressed Ctrl-C); a worker started after it
 is killed at once, so none outlives it.
 """
+
 import logging
 import os
 import subprocess
@@ -72,7 +73,12 @@ def stop_all_workers() -> None:
 
 
 def run_worker(
-    module: str, args: list[str], *, log_file: Path, hard_limit: float, env: dict[str, str],
+    module: str,
+    args: list[str],
+    *,
+    log_file: Path,
+    hard_limit: float,
+    env: dict[str, str],
     server: str | None = None,
 ) -> WorkerExit:
     """Run `MODULE.main(["MODULE", *args])` in a fresh process; `env` is added to its environment.
@@ -82,8 +88,9 @@ def run_worker(
         from autograder.isolation import warm_jobs
 
         try:
-            code, timed_out = warm_jobs.run(server, module, args, log_file=log_file, hard_limit=hard_limit,
-                                            env=env, registry=_workers)
+            code, timed_out = warm_jobs.run(
+                server, module, args, log_file=log_file, hard_limit=hard_limit, env=env, registry=_workers
+            )
             return WorkerExit(code, timed_out)
         except warm_jobs.ServerUnavailable as error:
             log.warning("the warm worker server did not answer (%s); using a fresh interpreter", error)
@@ -93,9 +100,15 @@ def run_worker(
 def _run_cold(module: str, args: list[str], *, log_file: Path, hard_limit: float, env: dict) -> WorkerExit:
     environment = dict(os.environ, **env, PYTHONPATH=str(PACKAGE_ROOT))
     with open(log_file, "wb") as output:
-        process = subprocess.Popen([sys.executable, "-m", module, *args], env=environment, cwd=log_file.parent,
-                                   stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", module, *args],
+            env=environment,
+            cwd=log_file.parent,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     _workers.add(process.pid)
     try:
         code = process.wait(timeout=hard_limit)

@@ -10,6 +10,7 @@ kernel can write to: it has no network at all, not even the host's loopback.
 
 Use one scratch_dir per nbgrader process; delete it after grading.
 """
+
 import json
 import os
 import shutil
@@ -25,8 +26,10 @@ from autograder.isolation.servers import PACKAGE_ROOT
 KERNEL_NAME = "qkv-sandbox"
 # The kernelspec's launcher: -I, since it runs in the student's folder (nothing may be imported from there);
 # so the package root is put on sys.path by hand.
-LAUNCH = (f"import sys; sys.path.insert(0, {str(PACKAGE_ROOT)!r}); "
-          "from autograder.isolation.sandbox_kernel import main; sys.exit(main(sys.argv))")
+LAUNCH = (
+    f"import sys; sys.path.insert(0, {str(PACKAGE_ROOT)!r}); "
+    "from autograder.isolation.sandbox_kernel import main; sys.exit(main(sys.argv))"
+)
 INSTALL_HINT = "sudo apt-get install -y bubblewrap"
 MAX_SOCKET_PATH = 100  # unix socket paths are limited to 107 bytes; the kernel adds "-<port>" to the prefix
 
@@ -38,19 +41,36 @@ def _tools() -> dict[str, str | None]:
 
 def _python_paths() -> list[str]:
     """Host folders the kernel's Python needs, read-only: the installation it comes from and the venv."""
-    paths = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix,
-             os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))}
+    paths = {
+        sys.prefix,
+        sys.exec_prefix,
+        sys.base_prefix,
+        sys.base_exec_prefix,
+        os.path.dirname(os.path.dirname(os.path.realpath(sys.executable))),
+    }
     return sorted(os.path.realpath(p) for p in paths)
 
 
 def _settings(ipc_dir: Path, limits: Limits, warm_kernels: str | None = None) -> dict:
     """What the launcher needs; the paths are absolute so it works from any working directory."""
     tools = _tools()
-    return {"bwrap": tools["bwrap"], "prlimit": tools["prlimit"], "setpriv": tools.get("setpriv"),
-            "python": sys.executable, "read_only": _python_paths(), "ipc_dir": str(ipc_dir),
-            "limits": {"memory": limits.memory, "cpu_seconds": limits.cpu_time, "file_size": limits.file_size,
-                       "processes": limits.processes, "tmp_space": limits.tmp_space},
-            "env": KERNEL_ENV, "warm_kernels": warm_kernels}
+    return {
+        "bwrap": tools["bwrap"],
+        "prlimit": tools["prlimit"],
+        "setpriv": tools.get("setpriv"),
+        "python": sys.executable,
+        "read_only": _python_paths(),
+        "ipc_dir": str(ipc_dir),
+        "limits": {
+            "memory": limits.memory,
+            "cpu_seconds": limits.cpu_time,
+            "file_size": limits.file_size,
+            "processes": limits.processes,
+            "tmp_space": limits.tmp_space,
+        },
+        "env": KERNEL_ENV,
+        "warm_kernels": warm_kernels,
+    }
 
 
 def probe() -> tuple[bool, str]:
@@ -59,8 +79,10 @@ def probe() -> tuple[bool, str]:
         return False, f"the grading sandbox needs Linux namespaces; this is {sys.platform}"
     missing = [name for name, path in _tools().items() if path is None]
     if missing:
-        return False, (f"{' and '.join(missing)} not found on PATH; install it with `{INSTALL_HINT}` "
-                       "(prlimit and setpriv are in util-linux)")
+        return False, (
+            f"{' and '.join(missing)} not found on PATH; install it with `{INSTALL_HINT}` "
+            "(prlimit and setpriv are in util-linux)"
+        )
     with tempfile.TemporaryDirectory(prefix="sandbox-probe-") as scratch:
         ipc_dir = Path(scratch)
         settings = _settings(ipc_dir, Limits())
@@ -76,15 +98,18 @@ def probe() -> tuple[bool, str]:
                 os.close(fd)
     if result.returncode != 0:
         detail = (result.stderr.strip() or f"exit code {result.returncode}").splitlines()[-1]
-        return False, (f"bubblewrap cannot create the sandbox here ({detail}); user, mount, PID and network "
-                       "namespaces must be allowed (containers often forbid them; on Ubuntu 24.04 see "
-                       "kernel.apparmor_restrict_unprivileged_userns)")
+        return False, (
+            f"bubblewrap cannot create the sandbox here ({detail}); user, mount, PID and network "
+            "namespaces must be allowed (containers often forbid them; on Ubuntu 24.04 see "
+            "kernel.apparmor_restrict_unprivileged_userns)"
+        )
     who = "as an unprivileged uid of its own" if uid is not None else "in a user namespace"
     return True, f"bubblewrap sandbox: no network, private files, {who}, with resource limits"
 
 
-def kernel_setup(scratch_dir: Path, limits: Limits = Limits(),
-                 warm_kernels: str | None = None) -> tuple[list[str], dict[str, str]]:
+def kernel_setup(
+    scratch_dir: Path, limits: Limits = Limits(), warm_kernels: str | None = None
+) -> tuple[list[str], dict[str, str]]:
     """Extra `nbgrader autograde` arguments and environment variables that run each kernel in the sandbox.
 
     warm_kernels: the socket of a warm-kernel server (autograder/isolation/warm_kernels.py); the kernel is then forked
@@ -96,8 +121,10 @@ def kernel_setup(scratch_dir: Path, limits: Limits = Limits(),
     ipc_dir = scratch / "ipc"
     socket_prefix = ipc_dir / "kernel"
     if len(str(socket_prefix)) > MAX_SOCKET_PATH:
-        raise ValueError(f"the scratch folder {scratch} has too long a path for unix sockets; "
-                         "use a shorter one, e.g. from tempfile.mkdtemp()")
+        raise ValueError(
+            f"the scratch folder {scratch} has too long a path for unix sockets; "
+            "use a shorter one, e.g. from tempfile.mkdtemp()"
+        )
     ipc_dir.mkdir(parents=True, exist_ok=True)
     ipc_dir.chmod(0o700)
     settings_file = scratch / "sandbox.json"
@@ -116,7 +143,9 @@ def kernel_setup(scratch_dir: Path, limits: Limits = Limits(),
     }
     (spec_dir / "kernel.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
     jupyter_path = os.pathsep.join(p for p in [str(scratch / "jupyter"), os.environ.get("JUPYTER_PATH")] if p)
-    args = [f"--ExecutePreprocessor.kernel_name={KERNEL_NAME}",
-            "--KernelManager.transport=ipc",
-            f"--KernelManager.ip={socket_prefix}"]
+    args = [
+        f"--ExecutePreprocessor.kernel_name={KERNEL_NAME}",
+        "--KernelManager.transport=ipc",
+        f"--KernelManager.ip={socket_prefix}",
+    ]
     return args, {"JUPYTER_PATH": jupyter_path}

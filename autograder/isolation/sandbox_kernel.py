@@ -1,7 +1,8 @@
 """Start one IPython kernel inside a bubblewrap sandbox: the argv of the sandbox kernelspec.
 
 jupyter_client runs `python -I -c LAUNCH SETTINGS.json CONNECTION_FILE` with the notebook's folder as
-working directory (LAUNCH, in sandbox.py, puts this package's root first on sys.path and calls `main`) (autograder/isolation/sandbox.py writes SETTINGS.json and the kernelspec). This launcher reads
+working directory (LAUNCH, in sandbox.py, puts this package's root first on sys.path and calls `main`;
+autograder/isolation/sandbox.py writes SETTINGS.json and the kernelspec). This launcher reads
 the folder and the connection file, then replaces itself with `bwrap`, so jupyter_client's process *is*
 the sandbox and its signals (interrupt, kill) reach it. Inside, the kernel sees:
 
@@ -18,6 +19,7 @@ since Linux does not count root's processes against a process limit.
 Standard library only (and warm_kernels, also standard library only): this runs on the host with `python -I`
 in the student's folder, before the sandbox exists, so it must not import anything from that folder.
 """
+
 import json
 import os
 import signal
@@ -29,8 +31,15 @@ HOME = "/home/student"
 CONNECTION_FILE = "/run/jupyter/kernel.json"
 MAX_FILES = 200  # files copied from the notebook folder; each one is an open file descriptor here
 # Host files the kernel may read: the dynamic linker's cache, time zone, and symlinks of the alternatives.
-ETC_ALLOWED = ["/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/localtime",
-               "/etc/alternatives", "/etc/fonts", "/etc/mime.types"]
+ETC_ALLOWED = [
+    "/etc/ld.so.cache",
+    "/etc/ld.so.conf",
+    "/etc/ld.so.conf.d",
+    "/etc/localtime",
+    "/etc/alternatives",
+    "/etc/fonts",
+    "/etc/mime.types",
+]
 TOP_LEVEL_LINKS = ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"]
 # Host environment variables the kernel keeps (nbgrader's, locale and time zone); everything else (tokens,
 # paths of the course) is dropped. The kernel's own settings come from the settings file ("env").
@@ -64,7 +73,7 @@ def _inheritable(fd: int) -> int:
 def _ancestors(path: str) -> list[str]:
     """'/a/b/c' -> ['/a', '/a/b']."""
     parts = path.strip("/").split("/")[:-1]
-    return ["/" + "/".join(parts[:i + 1]) for i in range(len(parts))]
+    return ["/" + "/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
 class Command:
@@ -154,26 +163,39 @@ def _copy_folder(command: Command, source: str, dest: str, budget: int, fds: lis
             count, total = count + 1, total + info.st_size
             fds.append(_inheritable(fd))
             if count > MAX_FILES or total > budget:
-                raise SandboxSetupError(f"the notebook folder {source} is too large to copy into the sandbox "
-                                        f"(more than {MAX_FILES} files or {budget // MB} MB)")
+                raise SandboxSetupError(
+                    f"the notebook folder {source} is too large to copy into the sandbox "
+                    f"(more than {MAX_FILES} files or {budget // MB} MB)"
+                )
             command.add("--perms", "0666", "--file", fd, os.path.join(inside, name))
 
 
 def _limits_command(prlimit: str, limits: dict) -> list[str]:
     """util-linux prlimit, run inside the sandbox (after the namespaces exist) with the kernel's limits."""
     cpu = int(limits["cpu_seconds"])
-    return [prlimit, f"--as={int(limits['memory']) * MB}", f"--cpu={cpu}:{cpu + 5}",
-            f"--fsize={int(limits['file_size']) * MB}", f"--nproc={int(limits['processes'])}", "--core=0", "--"]
+    return [
+        prlimit,
+        f"--as={int(limits['memory']) * MB}",
+        f"--cpu={cpu}:{cpu + 5}",
+        f"--fsize={int(limits['file_size']) * MB}",
+        f"--nproc={int(limits['processes'])}",
+        "--core=0",
+        "--",
+    ]
 
 
 def sandbox_environment(settings: dict) -> dict[str, str]:
     """The kernel's whole environment inside the sandbox."""
-    environment = {"HOME": HOME, "USER": "student", "LOGNAME": "student", "TMPDIR": "/tmp",
-                   "PATH": os.pathsep.join([os.path.dirname(settings["python"]), "/usr/local/bin", "/usr/bin",
-                                            "/bin"]),
-                   "LANG": "C.UTF-8",
-                   # ipykernel: parent pid 1 means "do not watch the parent, do not print to the terminal".
-                   "JPY_PARENT_PID": "1"}
+    environment = {
+        "HOME": HOME,
+        "USER": "student",
+        "LOGNAME": "student",
+        "TMPDIR": "/tmp",
+        "PATH": os.pathsep.join([os.path.dirname(settings["python"]), "/usr/local/bin", "/usr/bin", "/bin"]),
+        "LANG": "C.UTF-8",
+        # ipykernel: parent pid 1 means "do not watch the parent, do not print to the terminal".
+        "JPY_PARENT_PID": "1",
+    }
     environment.update(settings.get("env", {}))
     environment.update({name: os.environ[name] for name in ENV_PASSED if name in os.environ})
     return environment
@@ -191,12 +213,18 @@ def _rlimits(limits: dict) -> dict[str, tuple[int, int]]:
     cpu = int(limits["cpu_seconds"])
     memory, file_size = int(limits["memory"]) * MB, int(limits["file_size"]) * MB
     processes = int(limits["processes"])
-    return {"as": (memory, memory), "cpu": (cpu, cpu + 5), "fsize": (file_size, file_size),
-            "nproc": (processes, processes), "core": (0, 0)}
+    return {
+        "as": (memory, memory),
+        "cpu": (cpu, cpu + 5),
+        "fsize": (file_size, file_size),
+        "nproc": (processes, processes),
+        "core": (0, 0),
+    }
 
 
-def build_command(settings: dict, workdir: str | None, connection_fd: int | None, inner: list[str],
-                  uid: int | None) -> tuple[list[str], list[int]]:
+def build_command(
+    settings: dict, workdir: str | None, connection_fd: int | None, inner: list[str], uid: int | None
+) -> tuple[list[str], list[int]]:
     """The full `bwrap ...` command that runs `inner` in the sandbox, and the file descriptors it inherits.
 
     settings: what sandbox.py wrote (python paths, IPC folder, limits); workdir: host folder copied to the
@@ -206,14 +234,24 @@ def build_command(settings: dict, workdir: str | None, connection_fd: int | None
     limits = settings["limits"]
     fds: list[int] = []
     command = Command()
-    command.add(settings["bwrap"], "--die-with-parent", "--unshare-pid", "--unshare-net", "--unshare-ipc",
-                "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox")
+    command.add(
+        settings["bwrap"],
+        "--die-with-parent",
+        "--unshare-pid",
+        "--unshare-net",
+        "--unshare-ipc",
+        "--unshare-uts",
+        "--unshare-cgroup-try",
+        "--hostname",
+        "sandbox",
+    )
     if uid is None:
         command.add("--unshare-user", "--disable-userns")
     else:
         # Root keeps only what setpriv needs to become `uid`; setpriv then drops everything.
-        command.add("--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
-                    "--cap-add", "CAP_SETPCAP")
+        command.add(
+            "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_SETPCAP"
+        )
     command.add("--proc", "/proc", "--dev", "/dev")
     command.made.update(["/proc", "/dev"])
     command.tmpfs("/dev/shm", limits["tmp_space"], "1777")
@@ -234,8 +272,16 @@ def build_command(settings: dict, workdir: str | None, connection_fd: int | None
         command.add("--setenv", name, value)
     command.add("--")
     if uid is not None:
-        command.add(settings["setpriv"], f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
-                    "--bounding-set=-all", "--no-new-privs", "--")
+        command.add(
+            settings["setpriv"],
+            f"--reuid={uid}",
+            f"--regid={uid}",
+            "--clear-groups",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--no-new-privs",
+            "--",
+        )
     command.add(*_limits_command(settings["prlimit"], limits), *inner)
     return command.args, fds
 
@@ -291,9 +337,14 @@ def _run_warm(settings: dict, connection_file: str, kernel_options: list[str], u
     try:
         target = json.loads(_read_until(info_r, _json_object, 60))["child-pid"]
         _read_until(ready_r, lambda data: data == b"r", 60)
-        request = {"target": target, "uid": uid, "rlimits": _rlimits(settings["limits"]),
-                   "env": sandbox_environment(settings), "cwd": sandbox_workdir(os.getcwd()),
-                   "argv": kernel_options}
+        request = {
+            "target": target,
+            "uid": uid,
+            "rlimits": _rlimits(settings["limits"]),
+            "env": sandbox_environment(settings),
+            "cwd": sandbox_workdir(os.getcwd()),
+            "argv": kernel_options,
+        }
         try:
             kernel = warm_kernels.request_kernel(settings["warm_kernels"], request, [1, 2])
         except warm_kernels.KernelRefused as error:

@@ -6,6 +6,7 @@ A server is a process that has done its slow imports once and then forks fresh p
 a unix socket. `launch` starts one and waits until it says "ready"; `Server.stop` ends it. The socket and
 the server's log live in a 0700 folder of the grader's, never inside a sandbox.
 """
+
 import os
 import select
 import signal
@@ -50,8 +51,15 @@ def launch(name: str, folder: str, argv: list[str], env: dict, timeout: float = 
     socket_path, log_path = os.path.join(folder, f"{name}.sock"), os.path.join(folder, f"{name}.log")
     ready_r, ready_w = os.pipe()
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([*argv, socket_path, str(ready_w)], pass_fds=[ready_w], env=env, cwd="/",
-                                   stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        process = subprocess.Popen(
+            [*argv, socket_path, str(ready_w)],
+            pass_fds=[ready_w],
+            env=env,
+            cwd="/",
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+        )
     os.close(ready_w)
     deadline = time.monotonic() + timeout
     try:

@@ -3,6 +3,7 @@
 Used when the machine cannot sandbox or the instructor asked for `--no-sandbox`: student code then runs as
 the grader's user, limited only in time, output, memory and file size.
 """
+
 import json
 import sys
 from pathlib import Path

@@ -12,6 +12,7 @@ Protocol (one unix-socket connection per worker): the client sends one JSON line
 the server answers "<pid>\\n"; the worker itself writes "exit <code>\\n" to the same connection when it ends.
 A connection that closes without it means the worker was killed or crashed.
 """
+
 import importlib
 import json
 import logging
@@ -25,7 +26,6 @@ from pathlib import Path
 from autograder.isolation.servers import PACKAGE_ROOT, Server, kill_group, launch
 from autograder.isolation.warm_kernels import listen
 
-
 log = logging.getLogger(__name__)
 
 
@@ -33,8 +33,9 @@ class ServerUnavailable(RuntimeError):
     """The server did not take the work (the caller then starts a fresh interpreter)."""
 
 
-def run(socket_path: str, module: str, args: list[str], *, log_file: Path, hard_limit: float, env: dict,
-        registry) -> tuple[int | None, bool]:
+def run(
+    socket_path: str, module: str, args: list[str], *, log_file: Path, hard_limit: float, env: dict, registry
+) -> tuple[int | None, bool]:
     """One worker forked by the server at socket_path; waits for it (at most hard_limit seconds).
     Returns (its exit code or None when it was killed, whether it ran out of time). Raises
     ServerUnavailable when the server does not answer, before any work started."""
@@ -67,6 +68,7 @@ def run(socket_path: str, module: str, args: list[str], *, log_file: Path, hard_
 
 
 # -- the server ------------------------------------------------------------------------------------------------
+
 
 def _work(connection: socket.socket, request: dict) -> None:
     """In the forked worker: a session of its own, output to the log, then the module's main(); its exit

@@ -17,9 +17,11 @@ address-space layout (ASLR is drawn once per server, not per kernel; `--cold-ker
 Protocol (one unix-socket connection per kernel): the launcher sends one JSON request and its stdout and
 stderr as file descriptors (SCM_RIGHTS); the server answers one JSON line: {"pid": host pid of the kernel}
 or {"error": "..."}, and keeps the connection open until the kernel ends: then "exit N" (N as subprocess
-reports it: -SIGNAL for a kernel killed by a signal), so the launcher can exit as the kernel did. The socket lives in a 0700 folder of the grader's, never inside a sandbox.
+reports it: -SIGNAL for a kernel killed by a signal), so the launcher can exit as the kernel did. The
+socket lives in a 0700 folder of the grader's, never inside a sandbox.
 Linux only (setns, fork); the launcher falls back to a cold kernel whenever this server cannot help.
 """
+
 import ctypes
 import gc
 import json
@@ -28,20 +30,48 @@ import resource
 import signal
 import socket
 import sys
-import time
 
 # pyplot (a quarter second per kernel) but not matplotlib_inline: the inline backend must be imported in the
 # kernel, where it finds the shell to hook into (as in a cold kernel, on the first figure). The rest: what a
 # kernel imports anyway (ipykernel's start-up, numpy.random for the seeds below).
-PRELOAD = ["numpy", "numpy.random", "torch", "torch.nn.functional", "matplotlib", "matplotlib.pyplot", "IPython",
-           "ipykernel.kernelapp",
-           "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger", "IPython.core.debugger",
-           "IPython.core.completerlib", "IPython.core.oinspect", "IPython.core.logger",
-           "IPython.extensions.storemagic", "sqlite3", "tornado.gen", "tornado.queues", "tornado.platform.asyncio"]
-NAMESPACES = {"user": 0x10000000, "cgroup": 0x02000000, "ipc": 0x08000000, "uts": 0x04000000,
-              "net": 0x40000000, "pid": 0x20000000, "mnt": 0x00020000}
-RLIMITS = {"as": resource.RLIMIT_AS, "cpu": resource.RLIMIT_CPU, "fsize": resource.RLIMIT_FSIZE,
-           "nproc": resource.RLIMIT_NPROC, "core": resource.RLIMIT_CORE}
+PRELOAD = [
+    "numpy",
+    "numpy.random",
+    "torch",
+    "torch.nn.functional",
+    "matplotlib",
+    "matplotlib.pyplot",
+    "IPython",
+    "ipykernel.kernelapp",
+    "ipykernel.ipkernel",
+    "ipykernel.zmqshell",
+    "ipykernel.debugger",
+    "IPython.core.debugger",
+    "IPython.core.completerlib",
+    "IPython.core.oinspect",
+    "IPython.core.logger",
+    "IPython.extensions.storemagic",
+    "sqlite3",
+    "tornado.gen",
+    "tornado.queues",
+    "tornado.platform.asyncio",
+]
+NAMESPACES = {
+    "user": 0x10000000,
+    "cgroup": 0x02000000,
+    "ipc": 0x08000000,
+    "uts": 0x04000000,
+    "net": 0x40000000,
+    "pid": 0x20000000,
+    "mnt": 0x00020000,
+}
+RLIMITS = {
+    "as": resource.RLIMIT_AS,
+    "cpu": resource.RLIMIT_CPU,
+    "fsize": resource.RLIMIT_FSIZE,
+    "nproc": resource.RLIMIT_NPROC,
+    "core": resource.RLIMIT_CORE,
+}
 PR_SET_PDEATHSIG, PR_SET_CHILD_SUBREAPER, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS = 1, 36, 24, 38
 NS_GET_USERNS = 0xB701  # ioctl on a namespace file: the user namespace that owns it
 MAX_REQUEST = 1 << 20
@@ -54,6 +84,7 @@ class KernelRefused(RuntimeError):
 
 
 # -- the launcher's side -------------------------------------------------------------------------------------
+
 
 class KernelWatch:
     """A kernel the server has started: `pid` (host pid) and `wait()` for how it ended."""
@@ -93,11 +124,12 @@ def request_kernel(socket_path: str, request: dict, stdio: list[int], timeout: f
         connection.close()
         raise KernelRefused(reply.get("error", "no reason given"))
     connection.settimeout(None)  # the kernel may run for as long as the grader allows
-    connection.close()           # the reader keeps the socket open
+    connection.close()  # the reader keeps the socket open
     return KernelWatch(int(reply["pid"]), reader)
 
 
 # -- the server ------------------------------------------------------------------------------------------------
+
 
 def _check(result: int, what: str) -> None:
     if result != 0:
@@ -160,8 +192,8 @@ def _drop_privileges(uid: int | None) -> None:
         os.setgroups([])
         os.setresgid(uid, uid, uid)
         os.setresuid(uid, uid, uid)
-    header = (ctypes.c_uint32 * 2)(0x20080522, 0)   # _LINUX_CAPABILITY_VERSION_3, this process
-    data = (ctypes.c_uint32 * 6)()                     # effective, permitted, inheritable: all empty
+    header = (ctypes.c_uint32 * 2)(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3, this process
+    data = (ctypes.c_uint32 * 6)()  # effective, permitted, inheritable: all empty
     _check(_libc.capset(header, data), "dropping capabilities")
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "setting no_new_privs")
 
@@ -192,7 +224,7 @@ def _become_kernel(request: dict, stdio: list[int]) -> None:
 
     import numpy
 
-    random.seed()           # a fresh process draws new seeds; so does this one
+    random.seed()  # a fresh process draws new seeds; so does this one
     numpy.random.seed()
     # site worked these out from the server's HOME and flags; a kernel started in the sandbox would use its own.
     site.USER_BASE = site.USER_SITE = None
@@ -331,6 +363,7 @@ def serve(socket_path: str, ready_fd: int) -> int:
 
 # -- starting and stopping the server (the grader's side) ----------------------------------------------------
 
+
 def start_server(folder: str, kernel_env: dict, timeout: float = 120):
     """Start the warm-kernel server with its socket in `folder`; returns a servers.Server when it is ready.
     kernel_env: the kernels' environment (limits.KERNEL_ENV): torch and matplotlib read it when the server
@@ -348,8 +381,10 @@ def start_server(folder: str, kernel_env: dict, timeout: float = 120):
     # Compiled under a name that is no file: the server's functions stay at the bottom of every kernel's
     # stack, and tracebacks must not look for their source in the course folder (the integrity check
     # would rightly flag that).
-    boot = ("import sys; path = sys.argv.pop(1); "
-            "exec(compile(open(path).read(), '<warm-kernel server>', 'exec'), {'__name__': '__main__'})")
+    boot = (
+        "import sys; path = sys.argv.pop(1); "
+        "exec(compile(open(path).read(), '<warm-kernel server>', 'exec'), {'__name__': '__main__'})"
+    )
     return launch("warm-kernels", folder, [sys.executable, "-c", boot, os.path.abspath(__file__)], env, timeout)
 
 

@@ -13,6 +13,7 @@ The first columns must be Student and ID (the Canvas user id: the number after t
 "Points Possible" row. Totals ("Current Score", ...) are read only. A student is found by ID, then SIS User
 ID, SIS Login ID, then name. Canvas writes ';' as separator (and ',' as decimal mark) in some locales.
 """
+
 import re
 
 from autograder.lms.fill import FillReport, no_submission, scaled
@@ -22,11 +23,13 @@ from autograder.lms.sheet import ExportError, Sheet, format_number, parse_number
 WHAT = "Canvas gradebook CSV"
 STUDENT_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
 POINTS_POSSIBLE = "    Points Possible"
-TOTALS = re.compile(r"Current Score|Current Points|Current Grade|Final Score|Final Points|Final Grade|"
-                    r"Override Score|Override Grade|Override Status")
+TOTALS = re.compile(
+    r"Current Score|Current Points|Current Grade|Final Score|Final Points|Final Grade|"
+    r"Override Score|Override Grade|Override Status"
+)
 WITH_ID = re.compile(r"^(?P<title>.*?)\s*\((?P<id>\d+)\)\s*$")
 POSTING_ROW = re.compile(r"^\s*(Muted|Manual Posting.*)?\s*$", re.I)
-UNTOUCHABLE = ("N/A", "EX")   # not assigned to this student; excused
+UNTOUCHABLE = ("N/A", "EX")  # not assigned to this student; excused
 
 
 def title(header: str) -> str:
@@ -45,11 +48,15 @@ def new_gradebook(columns: list[str], rows: list[tuple[object, dict[str, Mark]]]
     for _, marks in rows:
         for column, found in marks.items():
             maxima.setdefault(column, found.maximum)
-    lines = [STUDENT_COLUMNS + columns, [POINTS_POSSIBLE, "", "", "", ""] +
-             [format_number(maxima.get(column, 0)) for column in columns]]
+    lines = [
+        STUDENT_COLUMNS + columns,
+        [POINTS_POSSIBLE, "", "", "", ""] + [format_number(maxima.get(column, 0)) for column in columns],
+    ]
     for entry, marks in sorted(rows, key=lambda row: (len(row[0].lms_id), row[0].lms_id)):
-        lines.append([entry.name, entry.lms_id, "", "", ""] +
-                     ["" if marks[c].points is None else format_number(marks[c].points) for c in columns])
+        lines.append(
+            [entry.name, entry.lms_id, "", "", ""]
+            + ["" if marks[c].points is None else format_number(marks[c].points) for c in columns]
+        )
     return Sheet(lines, bom=True, delimiter=",", newline="\n", quoting="minimal")
 
 
@@ -57,8 +64,10 @@ def assignment_columns(sheet: Sheet, name: str) -> list[int]:
     """Indices of the assignment columns of Canvas's own export (after Section, without the totals)."""
     header = sheet.header
     if len(header) < 3 or "Student" not in header[0] or "ID" not in header[1]:
-        raise ExportError(f"{name} is not a {WHAT}: its first columns must be Student and ID (export it from "
-                          "Canvas: Grades > Export > Export Entire Gradebook)")
+        raise ExportError(
+            f"{name} is not a {WHAT}: its first columns must be Student and ID (export it from "
+            "Canvas: Grades > Export > Export Entire Gradebook)"
+        )
     section = sheet.column("Section")
     if section is None:
         raise ExportError(f"{name} is not a {WHAT}: it has no Section column")
@@ -74,34 +83,41 @@ def choose_columns(sheet: Sheet, targets: list[str], wanted: dict[str, str], nam
     for target in targets:
         if target in wanted:
             ask = wanted[target].strip().casefold()
-            hits = [i for i in columns if sheet.header[i].strip().casefold() == ask] or \
-                   [i for i in columns if title(sheet.header[i]).casefold() == ask]
+            hits = [i for i in columns if sheet.header[i].strip().casefold() == ask] or [
+                i for i in columns if title(sheet.header[i]).casefold() == ask
+            ]
             if len(hits) != 1:
-                raise ExportError(f"{name}: no single assignment column {wanted[target]!r} "
-                                  f"(its assignment columns: {listing})")
+                raise ExportError(
+                    f"{name}: no single assignment column {wanted[target]!r} (its assignment columns: {listing})"
+                )
         elif target == "total":
             hits = [i for i in columns if WITH_ID.match(sheet.header[i])]
             if len(hits) != 1:
-                raise ExportError(f"{name} has {len(hits)} assignment columns: name the one for the total with "
-                                  f"--assignment 'Title (id)' (its assignment columns: {listing})")
+                raise ExportError(
+                    f"{name} has {len(hits)} assignment columns: name the one for the total with "
+                    f"--assignment 'Title (id)' (its assignment columns: {listing})"
+                )
         else:
             hits = [i for i in columns if _simple(target) in _simple(title(sheet.header[i]))]
             if len(hits) != 1:
-                raise ExportError(f"{name}: {'no' if not hits else 'more than one'} assignment column for {target}: "
-                                  f"name it with --assignment {target}='Title (id)' (its assignment columns: "
-                                  f"{listing})")
+                raise ExportError(
+                    f"{name}: {'no' if not hits else 'more than one'} assignment column for {target}: "
+                    f"name it with --assignment {target}='Title (id)' (its assignment columns: "
+                    f"{listing})"
+                )
         chosen[target] = hits[0]
     if len(set(chosen.values())) != len(chosen):
         raise ExportError(f"{name}: two stages would go into the same column: name each with --assignment")
     return chosen
 
 
-def fill_gradebook(sheet: Sheet, columns: dict[str, int], marks: dict[str, dict[str, Mark]], missing: str,
-                   name: str) -> FillReport:
+def fill_gradebook(
+    sheet: Sheet, columns: dict[str, int], marks: dict[str, dict[str, Mark]], missing: str, name: str
+) -> FillReport:
     """Write marks ({Canvas user id: {target: Mark}}) into the chosen columns of Canvas's own export."""
     report = FillReport()
     points_row = next((row for row in sheet.rows[1:] if row and "Points Possible" in row[0]), None)
-    for target, index in columns.items():
+    for index in columns.values():
         if points_row is not None and index < len(points_row) and "read only" in points_row[index]:
             raise ExportError(f"{name}: the column {sheet.header[index]!r} is read only in Canvas")
     comma = sheet.delimiter == ";"
@@ -128,9 +144,12 @@ def fill_gradebook(sheet: Sheet, columns: dict[str, int], marks: dict[str, dict[
             if mark.points is None:
                 report.problems.append(f"{where}: {mark.problem}")
                 continue
-            lms_maximum = parse_number(points_row[index]) if points_row is not None and index < len(points_row) else None
-            row[index] = format_number(scaled(mark.points, mark.maximum, lms_maximum, report,
-                                              title(sheet.header[index])), comma)
+            lms_maximum = (
+                parse_number(points_row[index]) if points_row is not None and index < len(points_row) else None
+            )
+            row[index] = format_number(
+                scaled(mark.points, mark.maximum, lms_maximum, report, title(sheet.header[index])), comma
+            )
             report.written += 1
     if points_row is not None:
         for target, index in columns.items():

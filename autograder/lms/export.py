@@ -11,19 +11,23 @@
 Students the grader found that are not in the worksheet are printed and written next to the result
 (`...-not-in-worksheet.csv`), never dropped silently.
 """
+
 import csv
 import sys
 from pathlib import Path
 
 from autograder.course import STAGES
+from autograder.grading.roster import read_roster
 from autograder.lms import canvas, moodle
 from autograder.lms.fill import FillReport
-from autograder.grading.roster import read_roster
 from autograder.lms.scores import Mark, mark, read_scores
 from autograder.lms.sheet import ExportError, format_number, read_sheet
 
-DEFAULT_NAMES = {"moodle": "moodle-grading-worksheet.csv", "canvas": "canvas-gradebook-import.csv",
-                 "plain": "grades-per-student.csv"}
+DEFAULT_NAMES = {
+    "moodle": "moodle-grading-worksheet.csv",
+    "canvas": "canvas-gradebook-import.csv",
+    "plain": "grades-per-student.csv",
+}
 TOTAL_TITLE = "QKV self-attention notebooks"
 LMS_NAMES = {"moodle": "Moodle", "canvas": "Canvas"}
 ID_WORDS = {"moodle": "participant", "canvas": "user id"}
@@ -36,8 +40,10 @@ def _stages(out: Path, requested: str | None) -> list[str]:
         stages = [s.strip() for s in requested.split(",") if s.strip()]
         unknown = [s for s in stages if s not in found]
         if unknown:
-            raise ExportError(f"--notebooks: {', '.join(unknown)} not graded in {out} (it has "
-                              f"{', '.join(s for s in STAGES if s in found) or 'none'})")
+            raise ExportError(
+                f"--notebooks: {', '.join(unknown)} not graded in {out} (it has "
+                f"{', '.join(s for s in STAGES if s in found) or 'none'})"
+            )
         return [s for s in STAGES if s in stages]
     return [s for s in STAGES if s in found]
 
@@ -54,8 +60,9 @@ def _wanted_columns(values: list[str], targets: list[str]) -> dict[str, str]:
         elif targets == ["total"]:
             wanted["total"] = value
         else:
-            raise ExportError(f"--assignment {value!r}: with --per-stage write STAGE=COLUMN, e.g. "
-                              f"{targets[0]}='Stage 1 (4711)'")
+            raise ExportError(
+                f"--assignment {value!r}: with --per-stage write STAGE=COLUMN, e.g. {targets[0]}='Stage 1 (4711)'"
+            )
     return wanted
 
 
@@ -71,9 +78,19 @@ def _write_unmatched(to: Path, unmatched: list[list[str]]) -> Path | None:
     return path
 
 
-def export(out: Path, lms: str, worksheet: Path | None = None, per_stage: bool = False, missing: str = "empty",
-           to: Path | None = None, notebooks: str | None = None, assignments: list[str] | None = None,
-           written: bool = True, stream=None, errors=None) -> Path:
+def export(
+    out: Path,
+    lms: str,
+    worksheet: Path | None = None,
+    per_stage: bool = False,
+    missing: str = "empty",
+    to: Path | None = None,
+    notebooks: str | None = None,
+    assignments: list[str] | None = None,
+    written: bool = True,
+    stream=None,
+    errors=None,
+) -> Path:
     """Write the LMS file for the class graded into `out`; returns its path. Raises ExportError."""
     stream, errors = stream or sys.stdout, errors or sys.stderr
     if not (out / "grades.csv").is_file():
@@ -84,8 +101,10 @@ def export(out: Path, lms: str, worksheet: Path | None = None, per_stage: bool =
     if not stages:
         raise ExportError(f"{out}/grades.csv has no graded notebooks")
     if lms == "moodle" and per_stage and len(stages) > 1:
-        raise ExportError("a Moodle worksheet is one assignment, and its participant numbers belong to it: use "
-                          "--total, or export one stage with --notebooks STAGE")
+        raise ExportError(
+            "a Moodle worksheet is one assignment, and its participant numbers belong to it: use "
+            "--total, or export one stage with --notebooks STAGE"
+        )
     to = (to or out / "export" / DEFAULT_NAMES[lms]).resolve()
     if worksheet is not None and to == worksheet.resolve():
         raise ExportError(f"--to {to} is the worksheet itself: the downloaded file is never changed; give another --to")
@@ -98,43 +117,61 @@ def export(out: Path, lms: str, worksheet: Path | None = None, per_stage: bool =
     scores = read_scores(out, stages)
     marks: dict[str, dict[str, Mark]] = {}
     for student_id, by_stage in scores.items():
-        marks[student_id] = {target: mark([by_stage[s] for s in ([target] if per_stage else stages) if s in by_stage],
-                                          missing, written) for target in targets}
+        marks[student_id] = {
+            target: mark([by_stage[s] for s in ([target] if per_stage else stages) if s in by_stage], missing, written)
+            for target in targets
+        }
 
     if lms == "plain":
         _write_plain(to, stages, targets, roster, scores, marks, written)
-        print(f"Wrote {to}: {len(marks)} students, {', '.join(stages)} "
-              f"({'one column per stage' if per_stage else 'total'}).", file=stream)
+        print(
+            f"Wrote {to}: {len(marks)} students, {', '.join(stages)} "
+            f"({'one column per stage' if per_stage else 'total'}).",
+            file=stream,
+        )
         return to
 
     label = LMS_NAMES[lms]
     if any(e.lms == "unknown" for e in roster.values()):
-        print(f"note: {out} has no students.csv (graded by an older grader): student ids that are numbers are taken "
-              f"as {label} ids; grade the download again to be sure", file=errors)
-    ours = {e.lms_id: e for e in roster.values() if e.student_id in marks
-            and (e.lms == label or (e.lms == "unknown" and e.lms_id.isdigit()))}
+        print(
+            f"note: {out} has no students.csv (graded by an older grader): student ids that are numbers are taken "
+            f"as {label} ids; grade the download again to be sure",
+            file=errors,
+        )
+    ours = {
+        e.lms_id: e
+        for e in roster.values()
+        if e.student_id in marks and (e.lms == label or (e.lms == "unknown" and e.lms_id.isdigit()))
+    }
     others = [e for e in roster.values() if e.student_id in marks and e.lms_id not in ours]
     if not ours:
         found = sorted({e.lms for e in roster.values()})
-        raise ExportError(f"{out} was not graded from a {label} download (its students come from: "
-                          f"{', '.join(found)}); the {label} ids are not known")
+        raise ExportError(
+            f"{out} was not graded from a {label} download (its students come from: "
+            f"{', '.join(found)}); the {label} ids are not known"
+        )
     assignments = assignments or []
     if worksheet is None:
-        report = FillReport(written=sum(m.points is not None for e in ours.values()
-                                        for m in marks[e.student_id].values()), matched=set(ours))
+        report = FillReport(
+            written=sum(m.points is not None for e in ours.values() for m in marks[e.student_id].values()),
+            matched=set(ours),
+        )
         if lms == "moodle":
-            sheet = moodle.new_worksheet([(e, marks[e.student_id]["total" if not per_stage else stages[0]])
-                                          for e in ours.values()])
+            sheet = moodle.new_worksheet(
+                [(e, marks[e.student_id]["total" if not per_stage else stages[0]]) for e in ours.values()]
+            )
         else:
             names = _wanted_columns(assignments, targets)
             columns = [names.get(t, TOTAL_TITLE if t == "total" else t) for t in targets]
-            sheet = canvas.new_gradebook(columns, [(e, {c: marks[e.student_id][t] for c, t in zip(columns, targets)})
-                                                   for e in ours.values()])
+            sheet = canvas.new_gradebook(
+                columns, [(e, {c: marks[e.student_id][t] for c, t in zip(columns, targets)}) for e in ours.values()]
+            )
         for entry in ours.values():
             for found in marks[entry.student_id].values():
                 if found.problem:
-                    report.problems.append(f"{entry.name or entry.student_id} ({label} {ID_WORDS[lms]} {entry.lms_id}): "
-                                           f"{found.problem}")
+                    report.problems.append(
+                        f"{entry.name or entry.student_id} ({label} {ID_WORDS[lms]} {entry.lms_id}): {found.problem}"
+                    )
     else:
         what = moodle.WHAT if lms == "moodle" else canvas.WHAT
         sheet = read_sheet(worksheet, what)
@@ -150,12 +187,23 @@ def export(out: Path, lms: str, worksheet: Path | None = None, per_stage: bool =
     unmatched = []
     for entry in sorted(list(ours.values()) + others, key=lambda e: e.student_id):
         if entry in others or entry.lms_id not in report.matched:
-            why = (f"not from a {label} download ({entry.lms})" if entry in others
-                   else f"{label} {ID_WORDS[lms]} {entry.lms_id} is not in the worksheet")
+            why = (
+                f"not from a {label} download ({entry.lms})"
+                if entry in others
+                else f"{label} {ID_WORDS[lms]} {entry.lms_id} is not in the worksheet"
+            )
             for target, found in marks[entry.student_id].items():
-                unmatched.append([entry.student_id, entry.name, entry.lms, entry.lms_id,
-                                  "" if found.points is None else format_number(found.points),
-                                  format_number(found.maximum), why + ("" if target == "total" else f" ({target})")])
+                unmatched.append(
+                    [
+                        entry.student_id,
+                        entry.name,
+                        entry.lms,
+                        entry.lms_id,
+                        "" if found.points is None else format_number(found.points),
+                        format_number(found.maximum),
+                        why + ("" if target == "total" else f" ({target})"),
+                    ]
+                )
     listed = _write_unmatched(to, unmatched)
     _say(stream, errors, to, lms, worksheet, report, missing, listed, unmatched, stages, per_stage)
     return to
@@ -165,13 +213,17 @@ def _say(stream, errors, to, lms, worksheet, report, missing, listed, unmatched,
     label = LMS_NAMES[lms]
     kind = "grading worksheet" if lms == "moodle" else "gradebook import"
     source = f"filled from {worksheet}" if worksheet else "new file"
-    print(f"Wrote {to} ({label} {kind}, {source}): {report.written} grade(s) for "
-          f"{', '.join(stages)} ({'one column per stage' if per_stage and lms == 'canvas' else 'total'}).",
-          file=stream)
+    print(
+        f"Wrote {to} ({label} {kind}, {source}): {report.written} grade(s) for "
+        f"{', '.join(stages)} ({'one column per stage' if per_stage and lms == 'canvas' else 'total'}).",
+        file=stream,
+    )
     if report.no_submission:
-        print(f"{len(report.no_submission)} student(s) in the worksheet without a submission: "
-              f"{'left as they were (--missing zero: 0)' if missing == 'empty' else 'set to 0 where empty'}.",
-              file=stream)
+        print(
+            f"{len(report.no_submission)} student(s) in the worksheet without a submission: "
+            f"{'left as they were (--missing zero: 0)' if missing == 'empty' else 'set to 0 where empty'}.",
+            file=stream,
+        )
     for line in sorted(report.scaled):
         print(f"note: {line}", file=stream)
     for line in report.kept:
@@ -183,8 +235,10 @@ def _say(stream, errors, to, lms, worksheet, report, missing, listed, unmatched,
         print(f"not in {to.name}: {len(names)} student(s) graded but not exported (listed in {listed}):", file=errors)
         for name in names:
             print(f"  {name}", file=errors)
-    steps = {"moodle": "Moodle: the assignment > View all submissions > Grading action: Upload grading worksheet",
-             "canvas": "Canvas: Grades > Import > choose the file, check the changes, Upload"}
+    steps = {
+        "moodle": "Moodle: the assignment > View all submissions > Grading action: Upload grading worksheet",
+        "canvas": "Canvas: Grades > Import > choose the file, check the changes, Upload",
+    }
     print(f"Next: {steps[lms]}.", file=stream)
 
 
@@ -196,8 +250,9 @@ def _write_plain(to: Path, stages, targets, roster, scores, marks, written) -> N
     for student_id in sorted(marks):
         entry = roster.get(student_id)
         row = [student_id, entry.name if entry else "", entry.lms if entry else "", entry.lms_id if entry else ""]
-        row += ["" if marks[student_id][t].points is None else format_number(marks[student_id][t].points)
-                for t in targets]
+        row += [
+            "" if marks[student_id][t].points is None else format_number(marks[student_id][t].points) for t in targets
+        ]
         row += [format_number(marks[student_id][t].maximum) for t in targets]
         row += [" ".join(entry.late) if entry else "", "; ".join(marks[student_id][t].comment for t in targets)]
         rows.append(row)
@@ -210,32 +265,59 @@ def _write_plain(to: Path, stages, targets, roster, scores, marks, written) -> N
 
 # -- command line -------------------------------------------------------------------------------------------
 
+
 def add_export_parser(commands) -> None:
     parser = commands.add_parser(
-        "export", help="the grades of a graded class as Moodle's grading worksheet, a Canvas gradebook import, "
-                       "or a plain table",
-        description="Write the grades of OUT (the --out folder of `grade`) as the file the LMS imports.")
+        "export",
+        help="the grades of a graded class as Moodle's grading worksheet, a Canvas gradebook import, or a plain table",
+        description="Write the grades of OUT (the --out folder of `grade`) as the file the LMS imports.",
+    )
     parser.add_argument("out", type=Path, metavar="OUT", help="the output folder of `python -m autograder grade`")
     parser.add_argument("--lms", choices=["moodle", "canvas", "plain"], required=True)
-    parser.add_argument("--worksheet", type=Path, metavar="FILE",
-                        help="the grading worksheet (Moodle) or gradebook export (Canvas) downloaded from the LMS: "
-                             "filled in, keeping its rows and columns (FILE itself is not changed)")
+    parser.add_argument(
+        "--worksheet",
+        type=Path,
+        metavar="FILE",
+        help="the grading worksheet (Moodle) or gradebook export (Canvas) downloaded from the LMS: "
+        "filled in, keeping its rows and columns (FILE itself is not changed)",
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--total", dest="per_stage", action="store_false", help="one grade for all stages (default)")
     mode.add_argument("--per-stage", dest="per_stage", action="store_true", help="one grade per stage")
-    parser.add_argument("--missing", choices=["empty", "zero"], default="empty",
-                        help="a student in the worksheet who handed in nothing: leave the cell (default) or 0")
+    parser.add_argument(
+        "--missing",
+        choices=["empty", "zero"],
+        default="empty",
+        help="a student in the worksheet who handed in nothing: leave the cell (default) or 0",
+    )
     parser.add_argument("--to", type=Path, metavar="FILE", help="where to write (default: OUT/export/...)")
     parser.add_argument("--notebooks", metavar="LIST", help="comma-separated stages to export (default: all graded)")
-    parser.add_argument("--assignment", action="append", default=[], metavar="[STAGE=]COLUMN",
-                        help="Canvas: the column to fill, 'Title (id)' as in the gradebook export (per stage: "
-                             "STAGE=COLUMN); without --worksheet, the title of the new assignment")
-    parser.add_argument("--autograded-only", action="store_true",
-                        help="leave out the written answers (graded in Formgrader): grade = autograded points")
+    parser.add_argument(
+        "--assignment",
+        action="append",
+        default=[],
+        metavar="[STAGE=]COLUMN",
+        help="Canvas: the column to fill, 'Title (id)' as in the gradebook export (per stage: "
+        "STAGE=COLUMN); without --worksheet, the title of the new assignment",
+    )
+    parser.add_argument(
+        "--autograded-only",
+        action="store_true",
+        help="leave out the written answers (graded in Formgrader): grade = autograded points",
+    )
     parser.set_defaults(run=command_export, per_stage=False)
 
 
 def command_export(args) -> int:
-    export(args.out, args.lms, args.worksheet, args.per_stage, args.missing, args.to, args.notebooks,
-           args.assignment, not args.autograded_only)
+    export(
+        args.out,
+        args.lms,
+        args.worksheet,
+        args.per_stage,
+        args.missing,
+        args.to,
+        args.notebooks,
+        args.assignment,
+        not args.autograded_only,
+    )
     return 0

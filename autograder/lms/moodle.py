@@ -14,6 +14,7 @@ grades and grades above the maximum, skips rows whose grade was changed in Moodl
 "Last modified (grade)" (unless "Allow updating records that have been modified more recently in Moodle"
 is ticked) and sets "Feedback comments" when that feedback type is on.
 """
+
 import re
 
 from autograder.lms.fill import FillReport, no_submission, scaled
@@ -21,8 +22,18 @@ from autograder.lms.scores import Mark
 from autograder.lms.sheet import ExportError, Sheet, format_number, parse_number
 
 WHAT = "Moodle grading worksheet"
-COLUMNS = ["Identifier", "Full name", "Email address", "Status", "Grade", "Maximum Grade", "Grade can be changed",
-           "Last modified (submission)", "Last modified (grade)", "Feedback comments"]
+COLUMNS = [
+    "Identifier",
+    "Full name",
+    "Email address",
+    "Status",
+    "Grade",
+    "Maximum Grade",
+    "Grade can be changed",
+    "Last modified (submission)",
+    "Last modified (grade)",
+    "Feedback comments",
+]
 REQUIRED = ("Identifier", "Grade", "Last modified (grade)")
 PARTICIPANT = re.compile(r"(\d+)\s*$")
 
@@ -32,8 +43,20 @@ def new_worksheet(rows: list[tuple[object, Mark]]) -> Sheet:
     lines = [list(COLUMNS)]
     for entry, mark in sorted(rows, key=lambda row: (len(row[0].lms_id), row[0].lms_id)):
         grade = "" if mark.points is None else format_number(mark.points)
-        lines.append([f"Participant {entry.lms_id}", entry.name, "", "", grade, format_number(mark.maximum), "Yes",
-                      "", "", mark.comment if mark.points is not None else ""])
+        lines.append(
+            [
+                f"Participant {entry.lms_id}",
+                entry.name,
+                "",
+                "",
+                grade,
+                format_number(mark.maximum),
+                "Yes",
+                "",
+                "",
+                mark.comment if mark.points is not None else "",
+            ]
+        )
     return Sheet(lines, bom=True, delimiter=",", newline="\n", quoting="php")
 
 
@@ -42,12 +65,16 @@ def fill_worksheet(sheet: Sheet, marks: dict[str, Mark], missing: str, name: str
     the Grade and Feedback comments cells change."""
     absent = [column for column in REQUIRED if sheet.column(column) is None]
     if sheet.column("Scale") is not None and sheet.column("Maximum Grade") is None:
-        raise ExportError(f"{name}: this Moodle assignment is graded with a scale, not points: set its grade "
-                          "type to Point and download the worksheet again")
+        raise ExportError(
+            f"{name}: this Moodle assignment is graded with a scale, not points: set its grade "
+            "type to Point and download the worksheet again"
+        )
     if absent or not sheet.rows:
-        raise ExportError(f"{name} is not a {WHAT}: no column {', '.join(repr(c) for c in absent)} (download it "
-                          "from the assignment: View all submissions > Grading action > Download grading "
-                          "worksheet; with Moodle's language set to English)")
+        raise ExportError(
+            f"{name} is not a {WHAT}: no column {', '.join(repr(c) for c in absent)} (download it "
+            "from the assignment: View all submissions > Grading action > Download grading "
+            "worksheet; with Moodle's language set to English)"
+        )
     identifier, grade, full_name = sheet.column("Identifier"), sheet.column("Grade"), sheet.column("Full name")
     maximum, feedback = sheet.column("Maximum Grade"), sheet.column("Feedback comments")
     changeable = sheet.column("Grade can be changed")
@@ -58,8 +85,9 @@ def fill_worksheet(sheet: Sheet, marks: dict[str, Mark], missing: str, name: str
         number = PARTICIPANT.search(row[identifier])
         if not number:
             continue
-        label = row[identifier].strip() + (f" ({row[full_name]})" if full_name is not None and full_name < len(row)
-                                           and row[full_name] else "")
+        label = row[identifier].strip() + (
+            f" ({row[full_name]})" if full_name is not None and full_name < len(row) and row[full_name] else ""
+        )
         found = marks.get(number[1])
         if found is not None:
             report.matched.add(number[1])

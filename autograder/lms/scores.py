@@ -5,6 +5,7 @@ the notebook, its scores win: they hold what was changed in Formgrader (a tamper
 look) and the written answers graded there. A written answer not graded yet counts 0 and is named in the
 feedback comment, so a second export after grading in Formgrader gives the full grade.
 """
+
 import csv
 import warnings
 from dataclasses import dataclass, field
@@ -14,32 +15,38 @@ from autograder.grading.classbook import course_folder
 from autograder.grading.outcome import StageInfo
 
 NOT_FAILED = ("passed", "graded by hand")
-STATUS_WORDS = {"timeout": "a cell ran too long", "kernel_died": "the kernel crashed",
-                "unreadable": "the file is not a readable notebook", "flagged": "kept for a review by your instructor"}
+STATUS_WORDS = {
+    "timeout": "a cell ran too long",
+    "kernel_died": "the kernel crashed",
+    "unreadable": "the file is not a readable notebook",
+    "flagged": "kept for a review by your instructor",
+}
 
 
 @dataclass
 class StageScore:
     """One student's result for one stage."""
+
     student_id: str
     stage: str
-    status: str                   # grades.csv's status: graded, flagged, timeout, ..., missing, error
-    score: float                  # autograded points
-    max_score: float              # autograded maximum
-    written: float = 0.0          # written-answer points graded so far
+    status: str  # grades.csv's status: graded, flagged, timeout, ..., missing, error
+    score: float  # autograded points
+    max_score: float  # autograded maximum
+    written: float = 0.0  # written-answer points graded so far
     written_max: float = 0.0
-    written_pending: int = 0      # written answers not graded yet
-    failed: list[str] = field(default_factory=list)   # tests that gave no points
+    written_pending: int = 0  # written answers not graded yet
+    failed: list[str] = field(default_factory=list)  # tests that gave no points
     detail: str = ""
 
 
 @dataclass
 class Mark:
     """What goes into one LMS cell: points (None: leave the cell as it is), maximum, a comment for the student."""
+
     points: float | None
     maximum: float
     comment: str
-    problem: str = ""             # why there is no grade although the student handed something in
+    problem: str = ""  # why there is no grade although the student handed something in
 
 
 def _number(value: float) -> str:
@@ -53,8 +60,13 @@ def read_scores(out: Path, stages: list[str]) -> dict[str, dict[str, StageScore]
         for row in csv.DictReader(handle):
             if row["notebook"] in stages:
                 scores.setdefault(row["student_id"], {})[row["notebook"]] = StageScore(
-                    row["student_id"], row["notebook"], row["status"], float(row["score"] or 0),
-                    float(row["max_score"] or 0), detail=row["detail"])
+                    row["student_id"],
+                    row["notebook"],
+                    row["status"],
+                    float(row["score"] or 0),
+                    float(row["max_score"] or 0),
+                    detail=row["detail"],
+                )
     tests = out / "tests.csv"
     if tests.exists():
         with tests.open(newline="", encoding="utf-8") as handle:

@@ -4,6 +4,7 @@ The byte order mark (Moodle writes one; Canvas can), the separator (Canvas write
 is a comma), quoting every field or only where needed, and the line ends are kept, so that a filled-in
 worksheet differs from the downloaded one only in the cells that were filled.
 """
+
 import codecs
 import csv
 import io
@@ -21,7 +22,7 @@ class Sheet:
     bom: bool = True
     delimiter: str = ","
     newline: str = "\n"
-    quoting: str = "minimal"     # "minimal" (Python, Ruby), "php" (PHP's fputcsv: also fields with spaces), "all"
+    quoting: str = "minimal"  # "minimal" (Python, Ruby), "php" (PHP's fputcsv: also fields with spaces), "all"
 
     @property
     def header(self) -> list[str]:
@@ -59,8 +60,10 @@ def read_sheet(path: Path, what: str) -> Sheet:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ExportError(f"--worksheet {path} is not UTF-8 text: download the {what} again from the LMS "
-                          "(or save it from your spreadsheet program as \"CSV UTF-8\")") from None
+        raise ExportError(
+            f"--worksheet {path} is not UTF-8 text: download the {what} again from the LMS "
+            '(or save it from your spreadsheet program as "CSV UTF-8")'
+        ) from None
     first = text.split("\n", 1)[0]
     if not first.strip():
         raise ExportError(f"--worksheet {path} is empty or has no header line: it is not a {what}")
@@ -86,7 +89,7 @@ def _quoting_of(line: str, delimiter: str) -> str:
                     break
                 end += 2
             end = len(line) if end < 0 else end
-            fields.append(line[index + 1:end].replace('""', '"'))
+            fields.append(line[index + 1 : end].replace('""', '"'))
             quoted.append(True)
             index = line.find(delimiter, end)
         else:

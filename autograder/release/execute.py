@@ -1,4 +1,5 @@
 """Executing notebooks with nbclient, in the notebook's own folder."""
+
 import tempfile
 from pathlib import Path
 
@@ -14,8 +15,14 @@ def execute_notebook(notebook, folder: Path, timeout: int = DEFAULT_TIMEOUT, all
     The kernel talks over unix sockets in a private temporary folder (not over TCP on loopback)."""
     with tempfile.TemporaryDirectory(prefix="qkv-kernel-") as sockets:
         manager = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "kernel"))
-        client = NotebookClient(notebook, km=manager, timeout=timeout, kernel_name="python3",
-                                allow_errors=allow_errors, resources={"metadata": {"path": str(folder)}})
+        client = NotebookClient(
+            notebook,
+            km=manager,
+            timeout=timeout,
+            kernel_name="python3",
+            allow_errors=allow_errors,
+            resources={"metadata": {"path": str(folder)}},
+        )
         client.execute()
     return notebook
 

@@ -5,6 +5,7 @@ type"), so a notebook embeds `Grafiken/NAME.png`, rendered from `Grafiken/NAME.s
 (rsvg-convert, from Debian's librsvg2-bin). The PNG carries the SHA-256 of the SVG it was drawn from in a
 tEXt chunk, so a stale rendering is an error instead of a silent mismatch.
 """
+
 import hashlib
 import io
 import shutil
@@ -31,9 +32,9 @@ def _chunks(png: bytes):
         raise FigureError("not a PNG file")
     position = 8
     while position < len(png):
-        (length,) = struct.unpack(">I", png[position:position + 4])
-        kind = png[position + 4:position + 8]
-        yield kind, png[position + 8:position + 8 + length], position
+        (length,) = struct.unpack(">I", png[position : position + 4])
+        kind = png[position + 4 : position + 8]
+        yield kind, png[position + 8 : position + 8 + length], position
         position += 12 + length
 
 
@@ -41,7 +42,7 @@ def recorded_digest(png: Path) -> str | None:
     """The SVG digest stamped into a PNG by `render`, or None."""
     for kind, data, _ in _chunks(png.read_bytes()):
         if kind == b"tEXt" and data.startswith(SOURCE_KEY + b"\x00"):
-            return data[len(SOURCE_KEY) + 1:].decode("ascii")
+            return data[len(SOURCE_KEY) + 1 :].decode("ascii")
     return None
 
 

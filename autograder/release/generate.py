@@ -8,6 +8,7 @@ Two steps, both idempotent:
    the solution markers removed: later stages run on their own without sharing state.
 2. Run `nbgrader generate_assignment` for every stage into the release folder.
 """
+
 import base64
 import re
 import tempfile
@@ -16,8 +17,8 @@ from pathlib import Path
 import nbformat
 
 from autograder.course import FIGURES, NOTEBOOKS, ROOT, STAGES, solution_notebook
-from autograder.release.figures import FigureError, embeddable_png
 from autograder.nbgrader_cli import run_nbgrader
+from autograder.release.figures import FigureError, embeddable_png
 
 ATTACHMENT = re.compile(r"attachment:([\w.-]+)")
 SOLUTION_MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
@@ -60,7 +61,8 @@ def embed_figures(notebook) -> None:
             if not name.endswith(".png"):
                 raise CourseSourceError(
                     f"attachment:{name}: attach the PNG rendering (attachment:NAME.png); JupyterLab does not "
-                    "render SVG attachments (jupyterlab#10464)")
+                    "render SVG attachments (jupyterlab#10464)"
+                )
             try:
                 data = embeddable_png(FIGURES / name)
             except FigureError as error:
@@ -78,11 +80,13 @@ def provide_earlier_code(notebook, stage: str, definitions: dict[str, tuple[str,
         gid = grade_id(cell)
         if cell.cell_type != "code" or not gid or not gid.startswith(PROVIDED_PREFIX):
             continue
-        source_id = gid[len(PROVIDED_PREFIX):]
+        source_id = gid[len(PROVIDED_PREFIX) :]
         if source_id not in definitions:
             raise CourseSourceError(f"{stage}: cell {gid} wants `{source_id}`, which no earlier stage defines")
         defining_stage, code = definitions[source_id]
-        cell.source = f"# Provided: the reference code of `{source_id}` from notebook {defining_stage} (read-only).\n{code}"
+        cell.source = (
+            f"# Provided: the reference code of `{source_id}` from notebook {defining_stage} (read-only).\n{code}"
+        )
 
 
 def synced_sources() -> dict[Path, str]:
@@ -118,7 +122,10 @@ def generate(release_dir: Path) -> None:
         db_url = f"sqlite:///{Path(scratch) / 'gradebook.db'}"
         for stage in STAGES:
             run_nbgrader(
-                "generate_assignment", stage, "--force", "--log-level=WARN",
+                "generate_assignment",
+                stage,
+                "--force",
+                "--log-level=WARN",
                 f"--CourseDirectory.release_directory={release_dir}",
                 f"--CourseDirectory.db_url={db_url}",
                 cwd=ROOT,
@@ -127,13 +134,18 @@ def generate(release_dir: Path) -> None:
 
 def drift() -> list[str]:
     """What differs from a fresh build: unsynced solutions and student notebooks unlike nbgrader's output."""
-    problems = [f"{path.relative_to(ROOT)} is not synced (figures or provided code)"
-                for path, text in synced_sources().items() if path.read_text(encoding="utf-8") != text]
+    problems = [
+        f"{path.relative_to(ROOT)} is not synced (figures or provided code)"
+        for path, text in synced_sources().items()
+        if path.read_text(encoding="utf-8") != text
+    ]
     with tempfile.TemporaryDirectory() as scratch:
         fresh = Path(scratch) / "release"
         generate(fresh)
         expected = {p.relative_to(fresh) for p in fresh.rglob("*") if p.is_file()}
-        committed = {p.relative_to(NOTEBOOKS) for p in NOTEBOOKS.rglob("*") if p.is_file()} if NOTEBOOKS.is_dir() else set()
+        committed = (
+            {p.relative_to(NOTEBOOKS) for p in NOTEBOOKS.rglob("*") if p.is_file()} if NOTEBOOKS.is_dir() else set()
+        )
         for name in sorted(expected | committed):
             if name not in committed:
                 problems.append(f"notebooks/{name} is missing")

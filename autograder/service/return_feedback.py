@@ -13,6 +13,7 @@ each stage. Students get the page with Fetch Feedback in the Assignments tab.
 A page is returned only when the submission it graded is still the collected one: after a newer
 submission was collected, grade again first.
 """
+
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +29,8 @@ class FeedbackError(ValueError):
 
 @dataclass
 class Returned:
-    released: dict[str, list[str]] = field(default_factory=dict)   # stage -> students
-    skipped: list[str] = field(default_factory=list)               # "student/stage: why"
+    released: dict[str, list[str]] = field(default_factory=dict)  # stage -> students
+    skipped: list[str] = field(default_factory=list)  # "student/stage: why"
 
 
 def place_feedback(graded: Path, course: Path, stages: list[str] | None = None) -> Returned:
@@ -45,12 +46,13 @@ def place_feedback(graded: Path, course: Path, stages: list[str] | None = None) 
             continue
         submitted = course / "submitted" / student / stage
         if not all((submitted / name).is_file() for name in SUBMISSION_FILES):
-            returned.skipped.append(f"{student}/{stage}: not submitted through the exchange "
-                                    f"({submitted} has no {' and '.join(SUBMISSION_FILES)})")
+            returned.skipped.append(
+                f"{student}/{stage}: not submitted through the exchange "
+                f"({submitted} has no {' and '.join(SUBMISSION_FILES)})"
+            )
             continue
         if page.stat().st_mtime < (submitted / "timestamp.txt").stat().st_ctime:  # ctime: when collected
-            returned.skipped.append(f"{student}/{stage}: a newer submission was collected after grading; "
-                                    "grade again")
+            returned.skipped.append(f"{student}/{stage}: a newer submission was collected after grading; grade again")
             continue
         target = course / "feedback" / student / stage
         target.mkdir(parents=True, exist_ok=True)
@@ -75,8 +77,9 @@ def return_feedback(graded: Path, course: Path, stages: list[str] | None = None)
 def command_return_feedback(args) -> int:
     course = Path(args.course).resolve()
     try:
-        returned = return_feedback(Path(args.graded).resolve(), course,
-                                   args.notebooks.split(",") if args.notebooks else None)
+        returned = return_feedback(
+            Path(args.graded).resolve(), course, args.notebooks.split(",") if args.notebooks else None
+        )
     except FeedbackError as error:
         print(f"error: {error}")
         return 2
@@ -93,9 +96,11 @@ def command_return_feedback(args) -> int:
 
 def add_return_feedback_parser(commands) -> None:
     parser = commands.add_parser(
-        "return-feedback", help="release the grader's feedback pages through nbgrader's exchange (JupyterHub)",
+        "return-feedback",
+        help="release the grader's feedback pages through nbgrader's exchange (JupyterHub)",
         description="Put GRADED/feedback/ pages into the course's feedback/ folder and run nbgrader "
-                    "release_feedback, so that students fetch them in the Assignments tab.")
+        "release_feedback, so that students fetch them in the Assignments tab.",
+    )
     parser.add_argument("graded", metavar="GRADED", help="the --out folder of `python -m autograder grade`")
     parser.add_argument("--course", default=".", metavar="DIR", help="the course folder (default: here)")
     parser.add_argument("--notebooks", metavar="LIST", help="comma-separated stages (default: all graded)")

@@ -16,6 +16,7 @@ Run with the class environment's python (`make hub-install`). What `setup` makes
                     course's inbound/ write-only for students, so no one can list another's submission
   STATE/class.json  what jupyterhub_config.py reads
 """
+
 import argparse
 import json
 import os
@@ -43,7 +44,8 @@ COURSE_CONFIG = '''"""nbgrader configuration of this course on the class hub (wr
 import os
 
 c = get_config()  # noqa: F821
-load_subconfig(os.path.join(os.path.dirname(os.path.abspath(__file__)), "autograder", "nbgrader_config.py"))  # noqa: F821
+load_subconfig(  # noqa: F821
+    os.path.join(os.path.dirname(os.path.abspath(__file__)), "autograder", "nbgrader_config.py"))
 c.CourseDirectory.course_id = {course_id!r}
 c.Exchange.root = {exchange!r}
 '''
@@ -84,7 +86,7 @@ def remove_account(name: str) -> None:
 
 def chown_tree(path: Path, user: str) -> None:
     entry = pwd.getpwnam(user)
-    for folder, folders, files in os.walk(path):
+    for folder, _folders, files in os.walk(path):
         os.chown(folder, entry.pw_uid, entry.pw_gid)
         for name in files:
             os.chown(os.path.join(folder, name), entry.pw_uid, entry.pw_gid, follow_symlinks=False)
@@ -100,14 +102,16 @@ def create_course(instructor: str, exchange: Path) -> Path:
     ignore = shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints", "gradebook.db", ".exchange")
     for part in COURSE_PARTS:
         shutil.copytree(REPOSITORY / part, root / part, ignore=ignore)
-    (root / "nbgrader_config.py").write_text(COURSE_CONFIG.format(course_id=COURSE_ID, exchange=str(exchange)),
-                                             encoding="utf-8")
+    (root / "nbgrader_config.py").write_text(
+        COURSE_CONFIG.format(course_id=COURSE_ID, exchange=str(exchange)), encoding="utf-8"
+    )
     chown_tree(root, instructor)
     return root
 
 
-def setup_class(state: Path, instructor: str, students: list[str], port: int = 8000,
-                passwords: dict[str, str] | None = None) -> dict:
+def setup_class(
+    state: Path, instructor: str, students: list[str], port: int = 8000, passwords: dict[str, str] | None = None
+) -> dict:
     """Accounts, course folder, exchange and STATE/class.json; `passwords` makes it a demo class."""
     require_root()
     state.mkdir(parents=True, exist_ok=True)
@@ -118,9 +122,16 @@ def setup_class(state: Path, instructor: str, students: list[str], port: int = 8
     for name in [instructor, *students]:
         create_account(name)
     course_root = create_course(instructor, exchange)
-    facts = {"course_id": COURSE_ID, "instructor": instructor, "students": list(students),
-             "course_root": str(course_root), "exchange": str(exchange),
-             "port": port, "hub_port": port + 1, "proxy_api_port": port + 2}
+    facts = {
+        "course_id": COURSE_ID,
+        "instructor": instructor,
+        "students": list(students),
+        "course_root": str(course_root),
+        "exchange": str(exchange),
+        "port": port,
+        "hub_port": port + 1,
+        "proxy_api_port": port + 2,
+    }
     (state / "class.json").write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
     secret_file = state / "demo-passwords.json"
     if passwords is not None:
@@ -153,8 +164,14 @@ class Hub:
             raise HubError("configurable-http-proxy is missing: run `make hub-install` first")
         env = dict(os.environ, QKV_HUB_STATE=str(self.state))
         with open(self.log_path, "ab") as log:  # a session of its own: Ctrl-C reaches it through stop()
-            self.process = subprocess.Popen([str(jupyterhub), "-f", str(HUB_CONFIG)], cwd=self.state, env=env,
-                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            self.process = subprocess.Popen(
+                [str(jupyterhub), "-f", str(HUB_CONFIG)],
+                cwd=self.state,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -198,15 +215,21 @@ def demo(state: Path, port: int) -> int:
         hub.stop()
         return 130
     width = max(map(len, passwords))
-    logins = "\n".join(f"  {name:<{width}}  password {password}   ({'instructor: Nbgrader > Formgrader' if name == DEMO_INSTRUCTOR else 'student: Nbgrader > Assignments'})"
-                       for name, password in passwords.items())
-    print(f"""
+    logins = "\n".join(
+        f"  {name:<{width}}  password {password}   "
+        f"({'instructor: Nbgrader > Formgrader' if name == DEMO_INSTRUCTOR else 'student: Nbgrader > Assignments'})"
+        for name, password in passwords.items()
+    )
+    print(
+        f"""
 The class hub runs at {hub.url}  (this machine only; from elsewhere: ssh -L {port}:127.0.0.1:{port} ...)
 Logins (new passwords each start):
 {logins}
-Course folder: {facts['course_root']}   exchange: {facts['exchange']}
+Course folder: {facts["course_root"]}   exchange: {facts["exchange"]}
 The instructor releases a stage in the Formgrader (Generate, then Release); students fetch it in the
-Assignments tab. Press Ctrl-C to stop the hub and every server.""", flush=True)
+Assignments tab. Press Ctrl-C to stop the hub and every server.""",
+        flush=True,
+    )
     try:
         code = hub.process.wait()
         print(f"The hub exited with code {code}; its log: {hub.log_path}", file=sys.stderr)

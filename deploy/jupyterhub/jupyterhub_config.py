@@ -21,6 +21,7 @@ environment by `make hub-install`, from deploy/jupyterhub/roles/):
               `frame-ancestors 'self'` (nbgrader's docs for JupyterHub >= 4.1, "trusting users"): only the
               instructor's server sends it, students' servers keep JupyterHub's stricter default.
 """
+
 import hmac
 import json
 import os
@@ -35,7 +36,7 @@ c = get_config()  # noqa: F821  (given by JupyterHub's config loader)
 HERE = Path(__file__).resolve().parent
 STATE = Path(os.environ.get("QKV_HUB_STATE", "/srv/qkv-class"))
 CLASS = json.loads((STATE / "class.json").read_text(encoding="utf-8"))
-ENVIRONMENT = Path(sys.prefix)             # the class environment this hub runs from, readable by all
+ENVIRONMENT = Path(sys.prefix)  # the class environment this hub runs from, readable by all
 ROLES = ENVIRONMENT / "etc" / "qkv-class"  # roles/student, roles/instructor, copied by make hub-install
 DEMO_PASSWORDS = STATE / "demo-passwords.json"
 
@@ -67,7 +68,7 @@ c.Spawner.ip = "127.0.0.1"
 c.JupyterHub.db_url = f"sqlite:///{STATE / 'jupyterhub.sqlite'}"
 c.JupyterHub.cookie_secret_file = str(STATE / "jupyterhub_cookie_secret")
 c.JupyterHub.pid_file = str(STATE / "jupyterhub.pid")
-c.JupyterHub.cleanup_servers = True   # Ctrl-C stops every user's server too
+c.JupyterHub.cleanup_servers = True  # Ctrl-C stops every user's server too
 c.JupyterHub.cleanup_proxy = True
 
 # -- who may log in ---------------------------------------------------------------------------------------
@@ -114,6 +115,13 @@ if CLASS.get("grading_service", True):
     sys.path.insert(0, str(HERE.parent.parent))  # this repository (root's own copy): the entry is built here
     from autograder.service.hub import grading_service  # noqa: E402
 
-    c.JupyterHub.services = [grading_service(CLASS["course_root"], CLASS["exchange"], user=CLASS["instructor"],
-                                             course_id=CLASS["course_id"], python=str(ENVIRONMENT / "bin" / "python"),
-                                             package_root=CLASS["course_root"])]
+    c.JupyterHub.services = [
+        grading_service(
+            CLASS["course_root"],
+            CLASS["exchange"],
+            user=CLASS["instructor"],
+            course_id=CLASS["course_id"],
+            python=str(ENVIRONMENT / "bin" / "python"),
+            package_root=CLASS["course_root"],
+        )
+    ]

@@ -4,8 +4,15 @@ name in their feedback), the correct variants they must accept, and the weakness
     python -m tests.catalog            grade everything, print the table (exit 1 if an entry misbehaves)
     python -m tests.catalog 04 05      only these stages
 """
-from . import (stage01_data, stage02_embedding, stage03_keys_values, stage04_einsum_attention, stage05_module,
-               stage06_training)
+
+from . import (
+    stage01_data,
+    stage02_embedding,
+    stage03_keys_values,
+    stage04_einsum_attention,
+    stage05_module,
+    stage06_training,
+)
 
 ENTRIES = [
     *stage01_data.ENTRIES,

@@ -1,4 +1,5 @@
 """`python -m tests.catalog [STAGE ...]`: grade the catalog and print mistake -> test -> message."""
+
 import argparse
 import sys
 import tempfile
@@ -7,7 +8,7 @@ from pathlib import Path
 
 from . import ENTRIES
 from .grading import grade
-from .report import table, summary
+from .report import summary, table
 
 
 def main(argv=None) -> int:

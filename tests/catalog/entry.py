@@ -12,6 +12,7 @@ Three kinds:
 a string for a cell with one stub, or a dict {method name: code} for a cell with several (the methods not
 named keep the reference answer). Indentation is added automatically.
 """
+
 from dataclasses import dataclass
 
 KINDS = ("mistake", "correct", "accepted")
@@ -19,14 +20,14 @@ KINDS = ("mistake", "correct", "accepted")
 
 @dataclass(frozen=True)
 class Entry:
-    name: str                 # also the nbgrader student id: letters, digits and underscores
-    stage: str                # e.g. "01_data"
-    cell: str                 # grade_id of the solution cell the code goes into
-    code: str | dict          # the student's code (see the module docstring)
-    kind: str                 # one of KINDS
-    fails: tuple = ()         # grade_ids of the tests that must lose points (mistakes only)
-    says: str = ""            # a phrase the first failing test's error must contain (mistakes only)
-    why: str = ""             # for `accepted`: why the tests let it through
+    name: str  # also the nbgrader student id: letters, digits and underscores
+    stage: str  # e.g. "01_data"
+    cell: str  # grade_id of the solution cell the code goes into
+    code: str | dict  # the student's code (see the module docstring)
+    kind: str  # one of KINDS
+    fails: tuple = ()  # grade_ids of the tests that must lose points (mistakes only)
+    says: str = ""  # a phrase the first failing test's error must contain (mistakes only)
+    why: str = ""  # for `accepted`: why the tests let it through
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -44,6 +45,7 @@ class Entry:
 def entries_of(stage: str):
     """Constructors bound to one stage, so that the stage modules stay short:
     mistake(name, cell, code, fails, says), correct(name, cell, code), accepted(name, cell, code, why)."""
+
     def mistake(name, cell, code, fails, says):
         fails = (fails,) if isinstance(fails, str) else tuple(fails)
         return Entry(name, stage, cell, code, "mistake", fails, says)

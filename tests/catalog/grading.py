@@ -4,6 +4,7 @@ Every entry becomes one student of an nbgrader course (autograder.grading.worksp
 stage are autograded in one `nbgrader autograde` run. The feedback of a test is the error it raised, read
 from the autograded notebook (autograded/<student>/<stage>/<stage>.ipynb).
 """
+
 import contextlib
 import os
 import re
@@ -14,6 +15,7 @@ from pathlib import Path
 import nbformat
 
 from tests.plain_nbgrader import PlainCourse
+
 from .entry import Entry
 from .submission import build, reference_answers, write
 
@@ -23,10 +25,11 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")
 @dataclass
 class Outcome:
     """What grading did with one entry."""
+
     entry: Entry
     score: float = 0.0
     max_score: float = 0.0
-    failed: tuple = ()                            # grade_ids of the tests that lost points
+    failed: tuple = ()  # grade_ids of the tests that lost points
     messages: dict = field(default_factory=dict)  # grade_id -> error text of that test cell
 
     @property
@@ -64,8 +67,11 @@ def feedback_of(path: Path) -> dict[str, str]:
         if cell.cell_type != "code" or not meta.get("grade") or meta.get("solution"):
             continue
         texts = [f"{o.ename}: {o.evalue}" for o in cell.get("outputs", []) if o.output_type == "error"]
-        texts += [f"stderr: {o.text.strip()}" for o in cell.get("outputs", [])
-                  if o.output_type == "stream" and o.name == "stderr"]
+        texts += [
+            f"stderr: {o.text.strip()}"
+            for o in cell.get("outputs", [])
+            if o.output_type == "stream" and o.name == "stderr"
+        ]
         if texts:
             messages[meta["grade_id"]] = ANSI.sub("", " | ".join(texts))
     return messages

@@ -1,4 +1,5 @@
 """The catalog as a plain-text table: entry -> tests that lost points -> the feedback the student reads."""
+
 import textwrap
 
 from .grading import Outcome
@@ -43,6 +44,8 @@ def summary(outcomes, seconds: float) -> str:
     correct = [o for o in outcomes if o.entry.kind == "correct"]
     accepted = [o for o in correct if not o.failed and o.score == o.max_score]
     known = [o for o in outcomes if o.entry.kind == "accepted"]
-    return (f"mistakes caught by the right tests: {len(caught)}/{len(mistakes)}, with feedback naming them: "
-            f"{len(named)}/{len(mistakes)}; correct variants with full marks: {len(accepted)}/{len(correct)}; "
-            f"known weaknesses documented: {len(known)}; graded in {seconds:.0f} s")
+    return (
+        f"mistakes caught by the right tests: {len(caught)}/{len(mistakes)}, with feedback naming them: "
+        f"{len(named)}/{len(mistakes)}; correct variants with full marks: {len(accepted)}/{len(correct)}; "
+        f"known weaknesses documented: {len(known)}; graded in {seconds:.0f} s"
+    )

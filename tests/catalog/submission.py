@@ -3,6 +3,7 @@
 The stub of the catalog entry's cell gets the entry's code; every other exercise of the notebook gets the
 reference answer from solutions/, so that only the entry's answer can lose points.
 """
+
 import re
 import textwrap
 from pathlib import Path
@@ -24,7 +25,7 @@ def region_names(source: str, cell_id: str) -> list[str]:
     """Name of each solution region of a cell: the function it sits in, or the cell's grade_id."""
     names = []
     for region in REGION.finditer(source):
-        defs = DEF.findall(source[:region.start()])
+        defs = DEF.findall(source[: region.start()])
         names.append(defs[-1] if defs else cell_id)
     return names
 
@@ -48,7 +49,7 @@ def _fill(source: str, codes: list[str]) -> str:
     pieces, last = [], 0
     for stub, code in zip(stubs, codes):
         body = textwrap.indent(textwrap.dedent(code).strip("\n"), stub.group(1), lambda line: True)
-        pieces += [source[last:stub.start()], body]
+        pieces += [source[last : stub.start()], body]
         last = stub.end()
     return "".join(pieces + [source[last:]])
 

@@ -4,6 +4,7 @@ JupyterHub >= 4.1 forbids framing a user's server (`frame-ancestors 'none'`), wh
 blank. nbgrader's docs ("Formgrader with jupyterhub>=4.1") give this header; only the instructor's server
 sends it. With `JupyterHub.enable_subdomains` (a wildcard DNS name and certificate) it is safe for everyone.
 """
+
 c = get_config()  # noqa: F821
 c.ServerApp.tornado_settings = {"headers": {"Content-Security-Policy": "frame-ancestors 'self'"}}
 c.LabApp.news_url = None

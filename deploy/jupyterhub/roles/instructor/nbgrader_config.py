@@ -3,6 +3,7 @@
 The course folder's own nbgrader_config.py (written by hubclass.py) holds the course's settings and the
 class's exchange, so that `nbgrader` in a terminal there does the same as the Formgrader.
 """
+
 import os
 
 c = get_config()  # noqa: F821

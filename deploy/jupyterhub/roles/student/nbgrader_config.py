@@ -2,6 +2,7 @@
 
 The student id is the Unix account, which is the hub user name (LocalProcessSpawner).
 """
+
 import os
 
 c = get_config()  # noqa: F821
