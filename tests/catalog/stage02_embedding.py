@@ -86,7 +86,7 @@ ENTRIES = [
         return F.one_hot(x, num_classes=10).float() @ linear.weight + linear.bias
         """,
         BOTH,
-        "linear.weight.T",
+        "maps its last axis from 10 to E",
     ),
     mistake(
         "skips_the_linear_layer",
